@@ -1,0 +1,62 @@
+package io.pcache.api.backing;
+
+import io.pcache.api.BlockIOException;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The slow device whose content pcache caches: a disk, a partition, an image file, a network disk.
+ *
+ * <h2>Contract</h2>
+ *
+ * <ul>
+ *   <li><b>Blocking and concurrent.</b> Every method blocks until the operation is done and may be
+ *       called from any number of threads at once (the engine calls it from virtual threads and
+ *       keeps many requests in flight). An implementation must not serialise independent requests
+ *       behind one lock, and must not be disturbed by a caller thread being interrupted.
+ *   <li><b>Ranges.</b> Offsets and lengths are bytes, multiples of {@link #logicalBlockSize()},
+ *       within {@link #size()}. A request that is not throws {@link BlockIOException} with {@link
+ *       BlockIOException.Errno#EINVAL} and changes nothing.
+ *   <li><b>Durability.</b> A write that has returned is visible to later reads; it is durable only
+ *       after a {@link #flush()} that started after it has returned.
+ *   <li><b>Errors.</b> A failed operation throws {@link BlockIOException} naming the device,
+ *       offset and length; the engine retries writes and never assumes a failed write left the
+ *       old data in place.
+ *   <li><b>Buffers.</b> {@code MemorySegment} arguments may be heap or native, of any alignment;
+ *       an implementation that needs aligned memory (O_DIRECT) copies through its own buffer.
+ * </ul>
+ */
+public interface BackingDevice extends AutoCloseable {
+
+  /** The device as the user named it, for messages: {@code block:/dev/sdb}. */
+  String name();
+
+  /** The size in bytes, a multiple of {@link #logicalBlockSize()}. */
+  long size();
+
+  /** The smallest unit of I/O in bytes (512 or 4096). */
+  int logicalBlockSize();
+
+  /** Reads {@code dst.byteSize()} bytes at {@code offset}. */
+  void read(long offset, MemorySegment dst) throws BlockIOException;
+
+  /** Writes {@code src.byteSize()} bytes at {@code offset}. */
+  void write(long offset, MemorySegment src) throws BlockIOException;
+
+  /** Makes every write that returned before this call durable ({@code fdatasync}). */
+  void flush() throws BlockIOException;
+
+  /**
+   * Tells the device a range is no longer needed. Advisory: afterwards the range reads as zeroes
+   * or as its old content, depending on the device. Use {@link #writeZeroes} where zeroes are
+   * needed.
+   */
+  void discard(long offset, long length) throws BlockIOException;
+
+  /** Makes a range read as zeroes, as cheaply as the device allows. */
+  void writeZeroes(long offset, long length) throws BlockIOException;
+
+  /** Releases the device (and its exclusive claim). Does not flush. Idempotent. */
+  @Override
+  void close() throws IOException;
+}

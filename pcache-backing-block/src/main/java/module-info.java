@@ -1,0 +1,3 @@
+module io.pcache.backing.block {
+  requires io.pcache.api;
+}

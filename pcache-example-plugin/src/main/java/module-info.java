@@ -1,0 +1,3 @@
+module io.pcache.example {
+  requires io.pcache.api;
+}

@@ -1,0 +1,3 @@
+module io.pcache.media.file {
+  requires io.pcache.api;
+}

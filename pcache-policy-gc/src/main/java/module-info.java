@@ -1,0 +1,3 @@
+module io.pcache.policy.gc {
+  requires io.pcache.api;
+}
