@@ -1,0 +1,93 @@
+package io.pcache.core.cli;
+
+/** The text of {@code pcache --help} and {@code pcache help COMMAND}. */
+final class HelpText {
+
+  private HelpText() {}
+
+  static final String MAIN = """
+      pcache - a persistent block cache (Linux dm-pcache in Java), served over NBD or ublk
+
+      Usage: pcache [OPTIONS] COMMAND [OPTIONS]
+
+      Commands:
+        run       Serve the cached device: open (or create and format) the cache and the
+                  backing device, replay the cache, start the front-end (nbd or ublk)
+        format    Format a cache device: pcache format [--data-crc] [--force] --cache SPEC
+        status    Show a cache device's dm-pcache status line and counters
+        check     Verify a cache device offline (every replica, the whole log) without changing it
+        plugins   List every provider found: kind, name, module, and whether from lib/ or plugins/
+        config    Show the effective configuration and where each value comes from
+                  ('pcache config describe' adds each key's documentation)
+        help      Show this text, or 'pcache help COMMAND'
+
+      Options (anywhere on the line):
+        --config FILE        Read configuration from FILE as well (see precedence below)
+        --KEY VALUE          Set any configuration key, e.g. --cache.size 2G (also --KEY=VALUE)
+        --cache SPEC         The cache media (cache.device), e.g. file:/var/lib/pcache/cache.img
+        --backing SPEC       The backing device (backing.device), e.g. block:/dev/sdb
+        --data-dir DIR       Where the default cache and backing files live (data.dir)
+        --frontend NAME      nbd or ublk (frontend)
+        --listen ADDR        The NBD listen address, host:port or unix:/path (nbd.listen)
+        --gc-policy NAME     threshold, watermark, or a plugin's (cache.gc-policy)
+        --data-crc           Format with data CRCs (cache.data-crc=true)
+        --force              With format: overwrite an existing cache
+        -h, --help           Show help
+        -V, --version        Show the version
+
+      Configuration precedence (highest first): command-line flags, environment variables
+      (PCACHE_CACHE_SIZE for cache.size), --config FILE, conf/pcache.properties, built-in defaults.
+      Sizes take K, M, G, T (1G = 1073741824); durations take ms, s, m, h.
+
+      Exit status: 0 success, 1 failure, 2 usage or configuration error.
+      """;
+
+  static String forCommand(String command) {
+    if (command == null) {
+      return MAIN;
+    }
+    return switch (command) {
+      case "run" -> """
+          Usage: pcache run [--cache SPEC] [--backing SPEC] [--frontend nbd|ublk] [--listen ADDR] [--KEY VALUE ...]
+
+          Opens the cache media and the backing device (creating the default files under data.dir on
+          first start), formats a blank cache, replays an existing one, and serves the cached device
+          through the chosen front-end until SIGTERM or Ctrl-C, then shuts down cleanly: in-flight
+          requests finish, open ksets are closed, the backing device is flushed.
+          """;
+      case "format" -> """
+          Usage: pcache format [--data-crc] [--force] --cache SPEC
+
+          Writes a new, empty dm-pcache layout to the cache media. Without --force it refuses media
+          that already holds a pcache, or any non-zero byte in its superblock area.
+          """;
+      case "status" -> """
+          Usage: pcache status [--cache SPEC]
+
+          Prints the dm-pcache status line (sb_flags seg_total cache_segs segs_used gc_percent
+          cache_flags key_head dirty_tail key_tail) and counters of a cache device.
+          """;
+      case "check" -> """
+          Usage: pcache check [--cache SPEC]
+
+          Verifies a cache device offline: every metadata replica, the whole kset log and, with data
+          CRCs, every cached extent. Reports problems; changes nothing.
+          """;
+      case "plugins" -> """
+          Usage: pcache plugins
+
+          Lists every provider found in lib/ and plugins/: its kind (media, backing, frontend,
+          gc-policy), name, module, origin and description, then what each can do on this machine.
+          A plugin jar dropped into plugins/ (or a directory of jars in plugins/NAME/) is loaded in a
+          module layer of its own.
+          """;
+      case "config" -> """
+          Usage: pcache config [describe] [--config FILE] [--KEY VALUE ...]
+
+          Prints the effective configuration: every key, its value and where the value came from.
+          With 'describe', each key's documentation, type and environment variable follow it.
+          """;
+      default -> "pcache: no help for '" + command + "'\n\n" + MAIN;
+    };
+  }
+}

@@ -1,0 +1,51 @@
+package io.pcache.core.config;
+
+import io.pcache.api.ConfigKey;
+import java.util.List;
+
+/**
+ * The configuration keys of pcache-core itself: which devices to use and how the engine behaves.
+ * Providers declare their own keys ({@code nbd.*}, {@code gc.threshold.*}, ...).
+ */
+public final class CoreKeys {
+
+  private CoreKeys() {}
+
+  public static final String DATA_DIR = "data.dir";
+  public static final String CACHE_DEVICE = "cache.device";
+  public static final String CACHE_SIZE = "cache.size";
+  public static final String CACHE_DATA_CRC = "cache.data-crc";
+  public static final String CACHE_GC_POLICY = "cache.gc-policy";
+  public static final String KSET_FLUSH_DELAY = "cache.kset-flush-delay";
+  public static final String BACKING_DEVICE = "backing.device";
+  public static final String BACKING_SIZE = "backing.size";
+  public static final String BACKING_DIRECT_IO = "backing.direct-io";
+  public static final String FRONTEND = "frontend";
+
+  /** dm-pcache refuses cache devices smaller than 512 MiB (PCACHE_CACHE_DEV_SIZE_MIN). */
+  public static final long MIN_CACHE_SIZE = 512L << 20;
+
+  public static List<ConfigKey> all() {
+    return List.of(
+        ConfigKey.path(DATA_DIR, "data",
+            "Directory for the default cache file and backing image; relative paths are relative to the installation directory."),
+        ConfigKey.device(CACHE_DEVICE, "file:${data.dir}/cache.img",
+            "The cache media: file:PATH (regular or tmpfs file), dax:PATH (persistent memory), or a bare path."),
+        ConfigKey.size(CACHE_SIZE, "1G", MIN_CACHE_SIZE, 16L << 40,
+            "Size of the cache media when pcache creates it (at least 512M, as dm-pcache requires)."),
+        ConfigKey.bool(CACHE_DATA_CRC, false,
+            "Keep a CRC32C of every cached extent and check it on replay, writeback, GC and cache hits (set at format time)."),
+        ConfigKey.string(CACHE_GC_POLICY, "threshold",
+            "The GC policy: threshold (dm-pcache's gc_percent), watermark, or one from a plugin; 'pcache plugins' lists them."),
+        ConfigKey.duration(KSET_FLUSH_DELAY, "1s",
+            "How long an open kset may hold keys before it is closed and persisted, as dm-pcache's 1 s delay."),
+        ConfigKey.device(BACKING_DEVICE, "file:${data.dir}/backing.img",
+            "The backing device: block:/dev/sdX (block device), file:PATH (image file), or a bare path."),
+        ConfigKey.size(BACKING_SIZE, "4G", 1L << 20, Long.MAX_VALUE,
+            "Size of the backing image when pcache creates it (sparse); an existing device keeps its size."),
+        ConfigKey.bool(BACKING_DIRECT_IO, false,
+            "Open the backing device with O_DIRECT (bypass the page cache)."),
+        ConfigKey.string(FRONTEND, "nbd",
+            "How the cached device is served: nbd or ublk (or a front-end from a plugin)."));
+  }
+}
