@@ -94,6 +94,11 @@ public final class Crc32c {
     return rawAllOnes ^ shift(0xFFFFFFFF ^ seed, length);
   }
 
+  /** The raw CRC of {@code n} zero bytes from {@code seed}, in O(log n) without touching memory. */
+  public static int ofZeros(int seed, long n) {
+    return shift(seed, n);
+  }
+
   /** The register {@code reg} after {@code n} zero bytes: a linear map, computed by squaring. */
   static int shift(int reg, long n) {
     // Operator for one zero bit: r -> (r >>> 1) ^ (r & 1 ? POLY : 0). Build matrices for 8 bits

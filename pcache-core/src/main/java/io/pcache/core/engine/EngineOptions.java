@@ -1,0 +1,64 @@
+package io.pcache.core.engine;
+
+import java.time.Duration;
+
+/**
+ * How the engine runs; none of this is on the media except {@code dataCrc} (fixed at format
+ * time) and the GC percentage.
+ *
+ * @param dataCrc whether the cache keeps data CRCs; must match the formatted cache
+ * @param ksetFlushDelay how long an open kset may hold keys (dm-pcache: 1 s)
+ * @param ksets how many in-memory ksets and data heads (dm-pcache: one per CPU)
+ * @param fullWait how long a write waits for space when the cache is full before failing with EIO
+ * @param writebackBatchKsets how many ksets writeback applies between two flushes of the backing
+ *     device (dm-pcache: 1)
+ * @param writebackInFlight how many backing writes writeback keeps in flight
+ * @param writebackRateBytes writeback rate limit in bytes per second, 0 for none
+ * @param gcInterval how often GC looks at the cache when nothing wakes it (dm-pcache: 5 s)
+ * @param gcPercentExplicit whether the user set the GC percentage explicitly: then it is
+ *     persisted in cache_info; otherwise the persisted value is applied to the policy
+ */
+public record EngineOptions(boolean dataCrc, Duration ksetFlushDelay, int ksets, Duration fullWait,
+    int writebackBatchKsets, int writebackInFlight, long writebackRateBytes, Duration gcInterval,
+    boolean gcPercentExplicit) {
+
+  public static EngineOptions defaults() {
+    return new EngineOptions(false, Duration.ofSeconds(1), Math.max(2, Runtime.getRuntime().availableProcessors()),
+        Duration.ofMinutes(5), 16, 64, 0, Duration.ofSeconds(1), false);
+  }
+
+  public EngineOptions withDataCrc(boolean on) {
+    return new EngineOptions(on, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
+        writebackRateBytes, gcInterval, gcPercentExplicit);
+  }
+
+  public EngineOptions withKsetFlushDelay(Duration d) {
+    return new EngineOptions(dataCrc, d, ksets, fullWait, writebackBatchKsets, writebackInFlight,
+        writebackRateBytes, gcInterval, gcPercentExplicit);
+  }
+
+  public EngineOptions withFullWait(Duration d) {
+    return new EngineOptions(dataCrc, ksetFlushDelay, ksets, d, writebackBatchKsets, writebackInFlight,
+        writebackRateBytes, gcInterval, gcPercentExplicit);
+  }
+
+  public EngineOptions withWritebackBatchKsets(int n) {
+    return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, n, writebackInFlight,
+        writebackRateBytes, gcInterval, gcPercentExplicit);
+  }
+
+  public EngineOptions withGcInterval(Duration d) {
+    return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
+        writebackRateBytes, d, gcPercentExplicit);
+  }
+
+  public EngineOptions withGcPercentExplicit(boolean explicit) {
+    return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
+        writebackRateBytes, gcInterval, explicit);
+  }
+
+  public EngineOptions withWritebackRate(long bytesPerSecond) {
+    return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
+        bytesPerSecond, gcInterval, gcPercentExplicit);
+  }
+}

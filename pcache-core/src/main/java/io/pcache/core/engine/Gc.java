@@ -1,0 +1,165 @@
+package io.pcache.core.engine;
+
+import io.pcache.api.gc.CacheUsage;
+import io.pcache.core.format.KeyRecord;
+import io.pcache.core.format.Kset;
+import io.pcache.core.format.Layout;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Garbage collection (dm-pcache's FIFO eviction): reclaims ksets from key_tail up to dirty_tail,
+ * one at a time, while the {@link io.pcache.api.gc.GcPolicy} asks for segments. Passing a kset
+ * drops one reference per key on its data segment; a segment whose last reference goes is
+ * invalidated (generation bumped and persisted) and freed, which wakes every writer waiting for
+ * space. Passing a LAST kset frees the kset segment behind it (and, unlike upstream, wakes
+ * waiters too). key_tail is persisted after each kset.
+ *
+ * <p>Runs on its own thread: every {@code gcInterval}, when writeback moved dirty_tail, and at
+ * once when a writer starts waiting for space. After a segment is invalidated, stale keys that
+ * point into it are deleted from the index in small batches (at most 10 per stripe lock hold).
+ */
+final class Gc {
+
+  private static final System.Logger LOG = System.getLogger("io.pcache.core.engine");
+  private static final int CLEAN_KEYS_MAX = 10;
+
+  private final CacheEngine engine;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition wake = lock.newCondition();
+  private final AtomicBoolean staleKeys = new AtomicBoolean();
+  private boolean kicked;
+  private volatile boolean stopping;
+  private volatile String lastError;
+  private Thread thread;
+
+  Gc(CacheEngine engine) {
+    this.engine = engine;
+  }
+
+  void start() {
+    thread = Thread.ofPlatform().daemon().name("pcache-gc").start(this::loop);
+  }
+
+  void kick() {
+    lock.lock();
+    try {
+      kicked = true;
+      wake.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Called when a segment was freed: stale keys may now be in the index. */
+  void segmentFreed(int segId) {
+    engine.stats.gcSegmentsFreed.increment();
+    staleKeys.set(true);
+  }
+
+  String lastError() {
+    return lastError;
+  }
+
+  void stop() {
+    stopping = true;
+    kick();
+    if (thread != null) {
+      try {
+        thread.join(30_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void loop() {
+    while (!stopping) {
+      try {
+        reclaim();
+        if (staleKeys.getAndSet(false)) {
+          cleanStaleKeys();
+        }
+      } catch (IOException | RuntimeException e) {
+        engine.stats.gcErrors.increment();
+        lastError = e.getMessage();
+        LOG.log(System.Logger.Level.ERROR, "GC of " + engine.name() + " failed: " + e.getMessage());
+      }
+      lock.lock();
+      try {
+        if (!kicked && !stopping) {
+          wake.await(engine.options.gcInterval().toMillis(), TimeUnit.MILLISECONDS);
+        }
+        kicked = false;
+      } catch (InterruptedException e) {
+        return;
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /** Reclaims ksets while the policy asks for it and writeback has passed them. */
+  void reclaim() throws IOException {
+    MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
+    while (!stopping) {
+      LogPos keyTail = engine.log.keyTail();
+      LogPos dirtyTail = engine.log.dirtyTail();
+      if (keyTail.equals(dirtyTail)) {
+        return;
+      }
+      CacheUsage usage = engine.usage();
+      if (engine.policy.segmentsToReclaim(usage) <= 0) {
+        return;
+      }
+      long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(keyTail.off());
+      MemorySegment window = buf.asSlice(0, Math.min(buf.byteSize(), available));
+      engine.media.read(Layout.dataOffset(keyTail.segId(), keyTail.off()), window);
+      Kset.Check check = Kset.check(window, 0, window.byteSize());
+      if (check != Kset.Check.VALID) {
+        throw new IOException("cache " + engine.media.name() + ": kset at key_tail " + keyTail + " is unreadable ("
+            + check + "); GC stops until restart");
+      }
+      Kset kset = Kset.decode(window, 0);
+      if (kset.last()) {
+        if (dirtyTail.segId() == keyTail.segId()) {
+          return;
+        }
+        engine.log.writeKeyTail(new LogPos(kset.nextSegId(), 0));
+        engine.log.forgetKsetSegment(keyTail.segId());
+        engine.segments.freeKsetSegment(keyTail.segId());
+      } else {
+        for (KeyRecord k : kset.keys()) {
+          if (engine.segments.valid(k.segId())) {
+            engine.segments.put(engine.segments.get(k.segId()));
+          }
+        }
+        engine.log.writeKeyTail(new LogPos(keyTail.segId(), keyTail.off() + kset.size()));
+      }
+      engine.stats.gcKsets.increment();
+    }
+  }
+
+  private void cleanStaleKeys() {
+    for (int i = 0; i < engine.index.stripeCount() && !stopping; i++) {
+      Stripe s = engine.index.stripeAt(i);
+      if (s == null) {
+        continue;
+      }
+      int deleted;
+      do {
+        s.lock.lock();
+        try {
+          deleted = s.deleteStale(engine::stale, CLEAN_KEYS_MAX);
+        } finally {
+          s.lock.unlock();
+        }
+      } while (deleted == CLEAN_KEYS_MAX && !stopping);
+    }
+  }
+}

@@ -1,0 +1,153 @@
+package io.pcache.core.engine;
+
+import io.pcache.core.format.Crc32c;
+import io.pcache.core.format.KeyRecord;
+import io.pcache.core.format.Kset;
+import io.pcache.core.format.Layout;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Rebuilds the index and the segment map from the log (dm-pcache's {@code cache_replay}): walks
+ * the ksets from key_tail, follows LAST ksets into the next kset segment, and stops at the first
+ * kset whose magic, key count or CRC is wrong; key_head is set there.
+ *
+ * <p>Deviations from upstream, all in the direction of starting more often and never serving
+ * wrong data:
+ *
+ * <ul>
+ *   <li>A key's generation is checked <em>before</em> its data CRC: a stale key (its segment was
+ *       reclaimed in GC's crash window) is dropped without looking at data that was overwritten.
+ *   <li>A data CRC mismatch does not abort the start. A clean key is dropped (the backing device
+ *       has the data); a dirty key is kept, so that reading it returns EIO rather than older data,
+ *       and it is counted and logged with its offset and length.
+ *   <li>Keys whose fields cannot be right (segment id beyond the cache, extent beyond the data
+ *       area or the backing device, crossing a 4 MiB boundary, length not a multiple of 512) are
+ *       skipped and counted, as the hardened kernel rejects them.
+ *   <li>dirty_tail must lie on the chain between key_tail and key_head; otherwise writeback would
+ *       read garbage, and the start is refused.
+ * </ul>
+ */
+final class Replay {
+
+  private static final System.Logger LOG = System.getLogger("io.pcache.core.engine");
+
+  private final CacheEngine engine;
+
+  Replay(CacheEngine engine) {
+    this.engine = engine;
+  }
+
+  CacheEngine.ReplayReport run(boolean formatted) throws IOException {
+    long start = System.nanoTime();
+    Segments segments = engine.segments;
+    KeyLog log = engine.log;
+    MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
+    LogPos pos = log.keyTail();
+    LogPos dirtyTail = log.dirtyTail();
+    checkSegment(pos.segId(), "key_tail");
+    checkSegment(dirtyTail.segId(), "dirty_tail");
+    segments.map().markUsed(pos.segId());
+    log.noteKsetSegment(pos.segId());
+    boolean sawDirtyTail = pos.equals(dirtyTail);
+    long ksets = 0;
+    long keys = 0;
+    long stale = 0;
+    long bad = 0;
+    long dirtyBytes = 0;
+    while (true) {
+      long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());
+      if (available < Layout.KSET_HEADER_SIZE) {
+        break;
+      }
+      MemorySegment window = buf.asSlice(0, Math.min(buf.byteSize(), available));
+      engine.media.read(Layout.dataOffset(pos.segId(), pos.off()), window);
+      if (Kset.check(window, 0, window.byteSize()) != Kset.Check.VALID) {
+        break;
+      }
+      Kset kset = Kset.decode(window, 0);
+      ksets++;
+      if (kset.last()) {
+        int next = kset.nextSegId();
+        if (!segments.valid(next)) {
+          throw new IOException("cache " + engine.media.name() + ": LAST kset at " + pos + " points to segment "
+              + Integer.toUnsignedString(next) + " beyond the " + segments.count() + " segments; the log is corrupt");
+        }
+        pos = new LogPos(next, 0);
+        segments.map().markUsed(next);
+        log.noteKsetSegment(next);
+      } else {
+        for (KeyRecord k : kset.keys()) {
+          keys++;
+          if (!plausible(k)) {
+            bad++;
+            LOG.log(System.Logger.Level.WARNING, "cache " + engine.media.name() + ": skipping an impossible key in the kset at "
+                + pos + ": " + k);
+            continue;
+          }
+          CacheSegment seg = segments.get(k.segId());
+          segments.map().markUsed(k.segId());
+          seg.get(); // one reference per on-media key; GC drops it when it passes the kset
+          if (k.segGen() < seg.gen()) {
+            stale++;
+            continue;
+          }
+          if (engine.options.dataCrc()) {
+            MemorySegment data = Arena.ofAuto().allocate(Integer.toUnsignedLong(k.len()), 8);
+            engine.media.read(seg.dataOffset + k.segOff(), data);
+            if (Crc32c.update(Crc32c.PCACHE_SEED, data, 0, data.byteSize()) != k.dataCrc()) {
+              bad++;
+              engine.stats.crcErrors.increment();
+              LOG.log(System.Logger.Level.WARNING, "cache " + engine.media.name() + ": data CRC mismatch on replay, "
+                  + (k.clean() ? "clean" : "dirty") + " extent at backing offset " + k.off() + " length " + k.len()
+                  + (k.clean() ? ": dropped, reads go to the backing device" : ": kept, reads of it return EIO"));
+              if (k.clean()) {
+                continue;
+              }
+            }
+          }
+          CacheKey key = new CacheKey(k.off(), k.len(), k.clean() ? CacheKey.CLEAN : 0, k.segId(), k.segOff(),
+              k.segGen(), k.dataCrc());
+          Stripe stripe = engine.index.stripe(k.off());
+          stripe.lock.lock();
+          try {
+            stripe.insert(key, engine::stale);
+          } finally {
+            stripe.lock.unlock();
+          }
+          if (!k.clean() && sawDirtyTail) {
+            dirtyBytes += k.len();
+          }
+        }
+        pos = new LogPos(pos.segId(), pos.off() + kset.size());
+      }
+      if (pos.equals(dirtyTail)) {
+        sawDirtyTail = true;
+      }
+    }
+    if (!sawDirtyTail) {
+      throw new IOException("cache " + engine.media.name() + ": dirty_tail " + dirtyTail + " is not on the log between key_tail "
+          + log.keyTail() + " and key_head " + pos + " (crafted or corrupt cache image?); run 'pcache check'");
+    }
+    log.setHead(pos);
+    engine.stats.dirtyBytes.add(dirtyBytes);
+    return new CacheEngine.ReplayReport(ksets, keys, stale, bad, System.nanoTime() - start, formatted);
+  }
+
+  private void checkSegment(int id, String what) throws IOException {
+    if (!engine.segments.valid(id)) {
+      throw new IOException("cache " + engine.media.name() + ": " + what + " is in segment " + Integer.toUnsignedString(id)
+          + " beyond the " + engine.segments.count() + " segments; the cache is corrupt");
+    }
+  }
+
+  private boolean plausible(KeyRecord k) {
+    long len = Integer.toUnsignedLong(k.len());
+    long segOff = Integer.toUnsignedLong(k.segOff());
+    return engine.segments.valid(k.segId()) && len > 0 && len % 512 == 0 && k.off() >= 0 && k.off() % 512 == 0
+        && segOff + len <= Layout.SEG_DATA_SIZE && k.off() + len <= engine.size()
+        && (k.off() >>> Layout.SUBTREE_SHIFT) == ((k.off() + len - 1) >>> Layout.SUBTREE_SHIFT)
+        && (k.flags() & ~Layout.KEY_F_CLEAN) == 0;
+  }
+}

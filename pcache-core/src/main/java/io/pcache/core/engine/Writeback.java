@@ -1,0 +1,286 @@
+package io.pcache.core.engine;
+
+import io.pcache.api.BlockIOException;
+import io.pcache.core.format.Crc32c;
+import io.pcache.core.format.KeyRecord;
+import io.pcache.core.format.Kset;
+import io.pcache.core.format.Layout;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Writes dirty data back to the backing device strictly in log order, so that the backing device
+ * always holds a prefix of the write history at batch granularity (dm-pcache's writeback with
+ * a batch of one kset).
+ *
+ * <p>One batch: up to {@code writebackBatchKsets} closed ksets from dirty_tail (never past the
+ * published key_head). Their keys go into one ordered map with the index's overlap rules, so a
+ * later key of the batch wins over an earlier one and only the final version of each byte is
+ * written, with many writes in flight at once (they never overlap). When every write succeeded,
+ * the backing device is flushed and only then dirty_tail is moved past the batch and persisted.
+ * If any write or the flush fails, dirty_tail stays, the failure is counted and logged, and the
+ * same batch is tried again after a back-off (100 ms doubling to 5 s): nothing is lost or
+ * reordered, whatever the backing device does.
+ *
+ * <p>Extents that are all zero (discards, write-zeroes) become {@code writeZeroes} on the backing
+ * device. Clean keys (read-miss fills) are skipped. With data CRCs, a dirty key whose data fails
+ * its CRC is not written (that would spread corruption); it is counted and logged with its
+ * offset and length, and the backing device keeps its older data there.
+ */
+public final class Writeback {
+
+  private static final System.Logger LOG = System.getLogger("io.pcache.core.engine");
+  private static final long MAX_BACKOFF_MS = 5000;
+
+  private final CacheEngine engine;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition wake = lock.newCondition();
+  private boolean kicked;
+  private volatile boolean paused;
+  private volatile boolean stopping;
+  private volatile long rateBytesPerSecond;
+  private volatile String lastError;
+  private Thread thread;
+  private final MemorySegment zeros;
+
+  Writeback(CacheEngine engine) {
+    this.engine = engine;
+    this.rateBytesPerSecond = engine.options.writebackRateBytes();
+    this.zeros = Arena.ofAuto().allocate(Layout.SUBTREE_SIZE, 4096);
+  }
+
+  void start() {
+    thread = Thread.ofPlatform().daemon().name("pcache-writeback").start(this::loop);
+  }
+
+  /** Wakes the worker (a kset was closed). */
+  void kick() {
+    lock.lock();
+    try {
+      kicked = true;
+      wake.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Stops taking new batches (the one in flight completes). */
+  public void pause() {
+    paused = true;
+  }
+
+  public void resume() {
+    paused = false;
+    kick();
+  }
+
+  public boolean paused() {
+    return paused;
+  }
+
+  /** Limits writeback to {@code bytesPerSecond}; 0 for no limit. */
+  public void setRate(long bytesPerSecond) {
+    if (bytesPerSecond < 0) {
+      throw new IllegalArgumentException("writeback rate must be >= 0, not " + bytesPerSecond);
+    }
+    this.rateBytesPerSecond = bytesPerSecond;
+    kick();
+  }
+
+  public long rate() {
+    return rateBytesPerSecond;
+  }
+
+  /** The last error writeback met, or null. */
+  public String lastError() {
+    return lastError;
+  }
+
+  void stop() {
+    stopping = true;
+    kick();
+    if (thread != null) {
+      try {
+        thread.join(30_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void await(long millis) {
+    lock.lock();
+    try {
+      if (!kicked && !stopping) {
+        wake.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+      }
+      kicked = false;
+    } catch (InterruptedException e) {
+      stopping = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void loop() {
+    long backoff = 100;
+    try (ExecutorService io = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("pcache-writeback-io-", 0).factory())) {
+      while (!stopping) {
+        if (paused || engine.log.dirtyTail().equals(engine.log.head())) {
+          await(paused ? 1000 : 5000);
+          continue;
+        }
+        try {
+          if (runBatch(io)) {
+            backoff = 100;
+            lastError = null;
+            engine.gc.kick();
+          } else {
+            await(backoff);
+            backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+          }
+        } catch (IOException | RuntimeException e) {
+          engine.stats.writebackErrors.increment();
+          lastError = e.getMessage();
+          LOG.log(System.Logger.Level.WARNING, "writeback of " + engine.name() + " failed, retrying in " + backoff + " ms: "
+              + e.getMessage());
+          await(backoff);
+          backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+        }
+      }
+    }
+  }
+
+  /** One batch; returns true when dirty_tail moved. */
+  private boolean runBatch(ExecutorService io) throws IOException {
+    LogPos head = engine.log.head();
+    LogPos pos = engine.log.dirtyTail();
+    Stripe batch = new Stripe();
+    MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
+    int ksets = 0;
+    long dirtyPassed = 0;
+    List<KeyRecord> badKeys = new ArrayList<>();
+    while (!pos.equals(head) && ksets < engine.options.writebackBatchKsets()) {
+      long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());
+      MemorySegment window = buf.asSlice(0, Math.min(buf.byteSize(), available));
+      engine.media.read(Layout.dataOffset(pos.segId(), pos.off()), window);
+      Kset.Check check = Kset.check(window, 0, window.byteSize());
+      if (check != Kset.Check.VALID) {
+        throw new IOException("cache " + engine.media.name() + ": kset at " + pos + " (before key_head " + head
+            + ") is unreadable (" + check + "); writeback stops here");
+      }
+      Kset kset = Kset.decode(window, 0);
+      if (kset.last()) {
+        pos = new LogPos(kset.nextSegId(), 0);
+        continue;
+      }
+      for (KeyRecord k : kset.keys()) {
+        if (k.clean()) {
+          continue;
+        }
+        dirtyPassed += k.len();
+        if (engine.options.dataCrc() && !crcOk(k)) {
+          badKeys.add(k);
+          continue;
+        }
+        batch.insert(new CacheKey(k.off(), k.len(), 0, k.segId(), k.segOff(), k.segGen(), k.dataCrc()), key -> false);
+      }
+      pos = new LogPos(pos.segId(), pos.off() + kset.size());
+      ksets++;
+    }
+    List<CacheKey> keys = batch.all();
+    Semaphore window = new Semaphore(Math.max(1, engine.options.writebackInFlight()));
+    List<Future<?>> writes = new ArrayList<>(keys.size());
+    long bytes = 0;
+    long startNanos = System.nanoTime();
+    for (CacheKey k : keys) {
+      throttle(bytes, startNanos);
+      bytes += k.len;
+      window.acquireUninterruptibly();
+      writes.add(io.submit(() -> {
+        try {
+          writeKey(k);
+          return null;
+        } finally {
+          window.release();
+        }
+      }));
+    }
+    IOException failure = null;
+    for (Future<?> f : writes) {
+      try {
+        f.get();
+      } catch (java.util.concurrent.ExecutionException e) {
+        if (failure == null) {
+          failure = e.getCause() instanceof IOException io2 ? io2 : new IOException(e.getCause());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        failure = new IOException("writeback interrupted", e);
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+    engine.backing.flush();
+    engine.stats.writebackFlushes.increment();
+    for (KeyRecord k : badKeys) {
+      engine.stats.crcErrors.increment();
+      LOG.log(System.Logger.Level.ERROR, "cache " + engine.media.name() + ": dirty extent at backing offset " + k.off()
+          + " length " + k.len() + " failed its data CRC; not written back, " + engine.backing.name()
+          + " keeps its older data there (data lost)");
+    }
+    engine.log.writeDirtyTail(pos);
+    engine.stats.dirtyBytes.add(-dirtyPassed);
+    engine.stats.writebackKsets.add(ksets);
+    engine.stats.writebackKeys.add(keys.size());
+    engine.stats.writebackBytes.add(bytes);
+    return true;
+  }
+
+  private boolean crcOk(KeyRecord k) {
+    MemorySegment data = dataOf(k.segId(), k.segOff(), k.len());
+    return Crc32c.update(Crc32c.PCACHE_SEED, data, 0, data.byteSize()) == k.dataCrc();
+  }
+
+  private MemorySegment dataOf(int segId, int segOff, int len) {
+    long at = engine.segments.get(segId).dataOffset + segOff;
+    MemorySegment mapping = engine.media.mapping();
+    if (mapping.byteSize() > 0) {
+      return mapping.asSlice(at, len);
+    }
+    MemorySegment copy = Arena.ofAuto().allocate(len, 4096);
+    engine.media.read(at, copy);
+    return copy;
+  }
+
+  private void writeKey(CacheKey k) throws BlockIOException {
+    MemorySegment data = dataOf(k.segId, k.segOff, k.len);
+    if (data.mismatch(zeros.asSlice(0, k.len)) < 0) {
+      engine.backing.writeZeroes(k.off, k.len);
+    } else {
+      engine.backing.write(k.off, data);
+    }
+  }
+
+  private void throttle(long bytesSoFar, long startNanos) {
+    long rate = rateBytesPerSecond;
+    if (rate <= 0) {
+      return;
+    }
+    long dueNanos = startNanos + bytesSoFar * 1_000_000_000L / rate;
+    long wait = dueNanos - System.nanoTime();
+    if (wait > 0) {
+      java.util.concurrent.locks.LockSupport.parkNanos(wait);
+    }
+  }
+}
