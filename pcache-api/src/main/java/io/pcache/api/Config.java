@@ -16,7 +16,10 @@ import java.time.Duration;
  */
 public interface Config {
 
-  /** The value as text, after interpolation; {@code null} only for an unset key without default. */
+  /**
+   * The value as text, after interpolation. An optional {@link ConfigKey.Type#STRING} or {@link
+   * ConfigKey.Type#PATH} key whose default is the empty string reads as {@code ""} when not set.
+   */
   String get(String key);
 
   /** An {@link ConfigKey.Type#INT} value. */
@@ -31,7 +34,11 @@ public interface Config {
   /** A {@link ConfigKey.Type#BOOLEAN} value. */
   boolean getBoolean(String key);
 
-  /** A {@link ConfigKey.Type#PATH} value, resolved against the installation's home directory. */
+  /**
+   * A {@link ConfigKey.Type#PATH} value, resolved against the installation's home directory.
+   *
+   * @throws IllegalArgumentException when the key is optional and not set (check {@link #get} first)
+   */
   Path getPath(String key);
 
   /** A {@link ConfigKey.Type#DEVICE} value. */

@@ -16,6 +16,7 @@ final class HelpText {
         format    Format a cache device: pcache format [--data-crc] [--force] --cache SPEC
         status    Show a cache device's dm-pcache status line and counters
         check     Verify a cache device offline (every replica, the whole log) without changing it
+        drain     Write every dirty byte back to the backing device (offline), with a progress bar
         plugins   List every provider found: kind, name, module, and whether from lib/ or plugins/
         config    Show the effective configuration and where each value comes from
                   ('pcache config describe' adds each key's documentation)
@@ -72,6 +73,12 @@ final class HelpText {
 
           Verifies a cache device offline: every metadata replica, the whole kset log and, with data
           CRCs, every cached extent. Reports problems; changes nothing.
+          """;
+      case "drain" -> """
+          Usage: pcache drain [--cache SPEC] [--backing SPEC]
+
+          Opens the cache offline, writes every dirty byte back to the backing device (progress on
+          standard error), flushes it, and returns when the backing device holds everything.
           """;
       case "plugins" -> """
           Usage: pcache plugins

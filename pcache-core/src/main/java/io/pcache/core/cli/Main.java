@@ -37,10 +37,11 @@ public final class Main {
   private static final Map<String, Class<? extends Command>> COMMANDS = new LinkedHashMap<>();
 
   static {
-    COMMANDS.put("run", NotYetCommand.Run.class);
-    COMMANDS.put("format", NotYetCommand.Format.class);
-    COMMANDS.put("status", NotYetCommand.Status.class);
-    COMMANDS.put("check", NotYetCommand.Check.class);
+    COMMANDS.put("run", RunCommand.class);
+    COMMANDS.put("format", FormatCommand.class);
+    COMMANDS.put("status", StatusCommand.class);
+    COMMANDS.put("check", CheckCommand.class);
+    COMMANDS.put("drain", DrainCommand.class);
     COMMANDS.put("plugins", PluginsCommand.class);
     COMMANDS.put("config", ConfigCommand.class);
   }
@@ -123,6 +124,9 @@ public final class Main {
    */
   static void configureGuice() {
     System.setProperty("guice_bytecode_gen_option", "DISABLED");
+    if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+      System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT %4$s %3$s: %5$s%6$s%n");
+    }
     System.setProperty("guice_include_stack_traces", "OFF");
     GUICE_LOGGER.setLevel(java.util.logging.Level.OFF);
   }

@@ -21,6 +21,11 @@ public final class CoreKeys {
   public static final String BACKING_SIZE = "backing.size";
   public static final String BACKING_DIRECT_IO = "backing.direct-io";
   public static final String FRONTEND = "frontend";
+  public static final String CACHE_FULL_WAIT = "cache.full-wait";
+  public static final String WRITEBACK_BATCH = "writeback.batch-ksets";
+  public static final String WRITEBACK_IN_FLIGHT = "writeback.in-flight";
+  public static final String WRITEBACK_RATE = "writeback.rate";
+  public static final String GC_INTERVAL = "gc.interval";
 
   /** dm-pcache refuses cache devices smaller than 512 MiB (PCACHE_CACHE_DEV_SIZE_MIN). */
   public static final long MIN_CACHE_SIZE = 512L << 20;
@@ -46,6 +51,14 @@ public final class CoreKeys {
         ConfigKey.bool(BACKING_DIRECT_IO, false,
             "Open the backing device with O_DIRECT (bypass the page cache)."),
         ConfigKey.string(FRONTEND, "nbd",
-            "How the cached device is served: nbd or ublk (or a front-end from a plugin)."));
+            "How the cached device is served: nbd or ublk (or a front-end from a plugin)."),
+        ConfigKey.duration(CACHE_FULL_WAIT, "5m",
+            "How long a write waits for space when the cache is full before it fails with EIO (writes never fail sooner)."),
+        ConfigKey.integer(WRITEBACK_BATCH, 16, 1, 4096,
+            "Ksets written back between two flushes of the backing device (dm-pcache: 1)."),
+        ConfigKey.integer(WRITEBACK_IN_FLIGHT, 64, 1, 4096, "Backing-device writes writeback keeps in flight."),
+        ConfigKey.size(WRITEBACK_RATE, "0", 0, Long.MAX_VALUE,
+            "Writeback rate limit in bytes per second (for example 100M); 0 for no limit."),
+        ConfigKey.duration(GC_INTERVAL, "1s", "How often GC looks at the cache when nothing else wakes it (dm-pcache: 5 s)."));
   }
 }

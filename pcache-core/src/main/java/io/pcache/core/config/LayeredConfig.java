@@ -249,7 +249,11 @@ public final class LayeredConfig implements Config {
 
   @Override
   public Path getPath(String key) {
-    return home.resolve((String) entry(key, ConfigKey.Type.PATH).value());
+    String v = (String) entry(key, ConfigKey.Type.PATH).value();
+    if (v.isEmpty()) {
+      throw new IllegalArgumentException("configuration key '" + key + "' is not set");
+    }
+    return home.resolve(v);
   }
 
   @Override

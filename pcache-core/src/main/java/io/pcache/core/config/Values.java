@@ -92,12 +92,7 @@ public final class Values {
    */
   public static Object parse(ConfigKey key, String text) {
     return switch (key.type()) {
-      case STRING, PATH -> {
-        if (text.isBlank()) {
-          throw new IllegalArgumentException("empty value");
-        }
-        yield text.strip();
-      }
+      case STRING, PATH -> text.strip(); // empty means "not set" for optional keys
       case INT -> checkRange(key, parseInt(text), "");
       case SIZE -> checkRange(key, parseSize(text), " bytes");
       case DURATION -> {

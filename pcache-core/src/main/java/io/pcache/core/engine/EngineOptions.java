@@ -47,6 +47,11 @@ public record EngineOptions(boolean dataCrc, Duration ksetFlushDelay, int ksets,
         writebackRateBytes, gcInterval, gcPercentExplicit);
   }
 
+  public EngineOptions withWritebackInFlight(int n) {
+    return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, n,
+        writebackRateBytes, gcInterval, gcPercentExplicit);
+  }
+
   public EngineOptions withGcInterval(Duration d) {
     return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
         writebackRateBytes, d, gcPercentExplicit);

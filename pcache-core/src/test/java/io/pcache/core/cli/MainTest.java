@@ -47,7 +47,7 @@ class MainTest {
   @Test
   void helpListsEveryCommand() {
     assertEquals(0, run(Map.of(), "--help"));
-    for (String c : new String[] {"run", "format", "status", "check", "plugins", "config"}) {
+    for (String c : new String[] {"run", "format", "status", "check", "drain", "plugins", "config"}) {
       assertTrue(out().contains("\n  " + c + " "), c);
     }
     assertEquals(2, run(Map.of()));
@@ -89,9 +89,9 @@ class MainTest {
   }
 
   @Test
-  void commandsOfLaterIssuesSaySoPlainly() {
-    assertEquals(1, run(Map.of(), "run"));
-    assertTrue(err().contains("not available in this build yet"), err());
+  void runWithoutTheFrontEndSaysWhatIsInstalled() {
+    assertEquals(2, run(Map.of(), "run", "--frontend", "nbd"));
+    assertTrue(err().contains("no frontend provider called 'nbd' is installed; installed: none"), err());
   }
 
   @Test

@@ -1,0 +1,93 @@
+package io.pcache.core.cli;
+
+import io.pcache.api.Config;
+import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.frontend.Frontend;
+import io.pcache.api.frontend.FrontendProvider;
+import io.pcache.api.media.CacheMedia;
+import io.pcache.core.config.CoreKeys;
+import io.pcache.core.engine.CacheEngine;
+import io.pcache.core.inject.Devices;
+import io.pcache.core.plugin.PluginRegistry;
+import jakarta.inject.Inject;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code pcache run}: the main job. Opens (creating on first start) the cache media and the
+ * backing device, formats a blank cache or replays an existing one, starts the configured
+ * front-end and serves until SIGTERM or Ctrl-C; then stops the front-end (requests in flight
+ * finish), closes every open kset, flushes the backing device and releases the devices.
+ */
+public final class RunCommand implements Command {
+
+  private static final System.Logger LOG = System.getLogger("io.pcache");
+
+  private final Devices devices;
+  private final PluginRegistry registry;
+  private final Config config;
+
+  @Inject
+  public RunCommand(Devices devices, PluginRegistry registry, Config config) {
+    this.devices = devices;
+    this.registry = registry;
+    this.config = config;
+  }
+
+  @Override
+  public int run(CommandLine line) throws Exception {
+    FrontendProvider frontendProvider = registry.frontend(config.get(CoreKeys.FRONTEND));
+    frontendProvider.unavailableReason().ifPresent(reason -> {
+      throw new IllegalStateException("front-end " + frontendProvider.name() + " cannot run here: " + reason);
+    });
+    CacheMedia media = devices.openMedia(true, false);
+    BackingDevice backing;
+    CacheEngine engine;
+    try {
+      backing = devices.openBacking(true, false);
+    } catch (Exception e) {
+      media.close();
+      throw e;
+    }
+    try {
+      engine = CacheEngine.open(media, backing, devices.engineOptions(), devices.gcPolicy());
+    } catch (Exception e) {
+      backing.close();
+      media.close();
+      throw e;
+    }
+    CacheEngine.ReplayReport replay = engine.replayReport();
+    LOG.log(System.Logger.Level.INFO, (replay.formatted() ? "formatted a new cache on " + media.name() + "; " : "")
+        + "replayed " + replay.ksets() + " ksets, " + replay.keys() + " keys (" + replay.staleKeys() + " stale, "
+        + replay.badKeys() + " bad) in " + replay.nanos() / 1_000_000 + " ms; status " + engine.statusLine());
+    Frontend frontend = frontendProvider.create(engine, config);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Thread shutdown = Thread.ofPlatform().name("pcache-shutdown").unstarted(() -> {
+      LOG.log(System.Logger.Level.INFO, "shutting down: stopping the front-end, closing ksets, flushing "
+          + backing.name());
+      try {
+        frontend.close();
+      } catch (Exception e) {
+        LOG.log(System.Logger.Level.WARNING, "front-end stop: " + e.getMessage());
+      }
+      try {
+        engine.close();
+      } catch (Exception e) {
+        LOG.log(System.Logger.Level.ERROR, "cache close: " + e.getMessage());
+      }
+      try {
+        backing.close();
+        media.close();
+      } catch (Exception e) {
+        LOG.log(System.Logger.Level.WARNING, "device close: " + e.getMessage());
+      }
+      LOG.log(System.Logger.Level.INFO, "stopped; status " + engine.statusLine());
+      stopped.countDown();
+    });
+    Runtime.getRuntime().addShutdownHook(shutdown);
+    frontend.start();
+    LOG.log(System.Logger.Level.INFO, "serving " + engine.name() + " (" + engine.size() + " bytes) via "
+        + frontendProvider.name() + ": " + String.join(", ", frontend.endpoints()));
+    stopped.await();
+    return 0;
+  }
+}

@@ -1,0 +1,99 @@
+package io.pcache.core.inject;
+
+import io.pcache.api.Config;
+import io.pcache.api.DeviceSpec;
+import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingOptions;
+import io.pcache.api.gc.GcPolicy;
+import io.pcache.api.media.CacheMedia;
+import io.pcache.api.media.MediaOptions;
+import io.pcache.core.config.CoreKeys;
+import io.pcache.core.engine.EngineOptions;
+import io.pcache.core.plugin.PluginRegistry;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Opens what the configuration names: the cache media, the backing device, the GC policy, and
+ * the engine options. Creates the data directory for the default files on first use.
+ */
+public final class Devices {
+
+  private final PluginRegistry registry;
+  private final Config config;
+
+  @Inject
+  public Devices(PluginRegistry registry, Config config) {
+    this.registry = registry;
+    this.config = config;
+  }
+
+  /** The cache media spec: {@code cache.device}. */
+  public DeviceSpec mediaSpec() {
+    return config.getDevice(CoreKeys.CACHE_DEVICE);
+  }
+
+  public DeviceSpec backingSpec() {
+    return config.getDevice(CoreKeys.BACKING_DEVICE);
+  }
+
+  /** Opens (creating with {@code cache.size} if asked and missing) the cache media. */
+  public CacheMedia openMedia(boolean create, boolean readOnly) throws IOException {
+    DeviceSpec spec = mediaSpec();
+    if (create) {
+      ensureDataDir(spec);
+    }
+    MediaOptions options = new MediaOptions(create ? config.getSize(CoreKeys.CACHE_SIZE) : 0, readOnly);
+    return registry.media(spec).open(spec.location(), options);
+  }
+
+  /** Opens (creating a sparse image of {@code backing.size} if asked and missing) the backing device. */
+  public BackingDevice openBacking(boolean create, boolean readOnly) throws IOException {
+    DeviceSpec spec = backingSpec();
+    if (create) {
+      ensureDataDir(spec);
+    }
+    BackingOptions options = new BackingOptions(create ? config.getSize(CoreKeys.BACKING_SIZE) : 0,
+        config.getBoolean(CoreKeys.BACKING_DIRECT_IO), readOnly);
+    return registry.backing(spec).open(spec.location(), options);
+  }
+
+  public GcPolicy gcPolicy() {
+    return registry.gcPolicy(config.get(CoreKeys.CACHE_GC_POLICY)).create(config);
+  }
+
+  /** The engine options from the configuration. */
+  public EngineOptions engineOptions() {
+    boolean explicitPercent = config.get(CoreKeys.CACHE_GC_POLICY).equals("threshold")
+        && hasKey("gc.threshold.percent") && !config.sourceOf("gc.threshold.percent").equals("default");
+    return EngineOptions.defaults()
+        .withDataCrc(config.getBoolean(CoreKeys.CACHE_DATA_CRC))
+        .withKsetFlushDelay(config.getDuration(CoreKeys.KSET_FLUSH_DELAY))
+        .withFullWait(config.getDuration(CoreKeys.CACHE_FULL_WAIT))
+        .withWritebackBatchKsets(config.getInt(CoreKeys.WRITEBACK_BATCH))
+        .withWritebackInFlight(config.getInt(CoreKeys.WRITEBACK_IN_FLIGHT))
+        .withWritebackRate(config.getSize(CoreKeys.WRITEBACK_RATE))
+        .withGcInterval(config.getDuration(CoreKeys.GC_INTERVAL))
+        .withGcPercentExplicit(explicitPercent);
+  }
+
+  private boolean hasKey(String key) {
+    try {
+      config.sourceOf(key);
+      return true;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  /** Creates the parent directory of a file spec that lies under {@code data.dir}. */
+  private void ensureDataDir(DeviceSpec spec) throws IOException {
+    Path dataDir = config.getPath(CoreKeys.DATA_DIR);
+    Path parent = spec.path().toAbsolutePath().getParent();
+    if (parent != null && parent.normalize().startsWith(dataDir.normalize()) && !Files.isDirectory(parent)) {
+      Files.createDirectories(parent);
+    }
+  }
+}
