@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.Lock;
 
 /**
  * The power that a {@link CrashingMedia} and a {@link CrashingBacking} share, so that one power cut
@@ -33,10 +33,25 @@ public final class PowerSupply {
 
   /** A device image that loses some of its pending stores at a cut. */
   interface Load {
-    ReentrantLock lock();
+    /** The lock that every store to the image holds; a cut holds all of them. */
+    Lock lock();
 
     /** Applies the cut (called with {@link #lock()} held). */
     void cut(SplittableRandom random, Survival survival);
+  }
+
+  /** What a cut keeps of the stores that were not yet durable. */
+  public enum CutMode {
+    /** One of the modes below, chosen by the cut's random source (with a random p). */
+    RANDOM,
+    /** Every pending store is lost (the classic "forget unsynced writes"). */
+    LOSE_ALL,
+    /** Every pending store reaches the device. */
+    KEEP_ALL,
+    /** Each pending unit (media word, backing sector) is kept with probability one half. */
+    KEEP_EACH,
+    /** Each pending 64-byte media line (backing sector) is kept with probability one half. */
+    KEEP_LINES
   }
 
   /** How a cut decides which pending stores survive. */
@@ -46,8 +61,14 @@ public final class PowerSupply {
     static final int EACH = 2;
     static final int LINES = 3;
 
-    static Survival pick(SplittableRandom random) {
-      return new Survival(random.nextInt(4), random.nextDouble());
+    static Survival pick(SplittableRandom random, CutMode mode) {
+      return switch (mode) {
+        case RANDOM -> new Survival(random.nextInt(4), random.nextDouble());
+        case LOSE_ALL -> new Survival(NONE, 0);
+        case KEEP_ALL -> new Survival(ALL, 1);
+        case KEEP_EACH -> new Survival(EACH, 0.5);
+        case KEEP_LINES -> new Survival(LINES, 0.5);
+      };
     }
 
     /** Whether a unit (word, line, sector) survives. */
@@ -76,7 +97,9 @@ public final class PowerSupply {
   private volatile int epoch;
   private volatile long armedAt = Long.MAX_VALUE;
   private SplittableRandom armedRandom;
+  private CutMode armedMode = CutMode.RANDOM;
   private volatile String lastCut = "";
+  private volatile String lastCutThread = "";
   private long cuts;
 
   void plug(Load load) {
@@ -97,11 +120,13 @@ public final class PowerSupply {
     long n = operations.incrementAndGet();
     if (n == armedAt) {
       SplittableRandom r;
+      CutMode mode;
       synchronized (this) {
         r = armedRandom;
+        mode = armedMode;
       }
       if (r != null) {
-        cut(r);
+        cut(r, mode);
       }
     }
   }
@@ -116,10 +141,16 @@ public final class PowerSupply {
    * earlier arming.
    */
   public synchronized void armAt(long n, SplittableRandom random) {
+    armAt(n, random, CutMode.RANDOM);
+  }
+
+  /** Arms a cut at the {@code n}-th mutating operation from now, keeping what {@code mode} says. */
+  public synchronized void armAt(long n, SplittableRandom random, CutMode mode) {
     if (n < 1) {
       throw new IllegalArgumentException("n must be >= 1: " + n);
     }
     armedRandom = random;
+    armedMode = mode;
     armedAt = operations.get() + n;
   }
 
@@ -139,11 +170,16 @@ public final class PowerSupply {
    * and ignores every later write. Does nothing when the power is already down.
    */
   public void cut(SplittableRandom random) {
+    cut(random, CutMode.RANDOM);
+  }
+
+  /** Cuts the power now, keeping what {@code mode} says of the pending stores. */
+  public void cut(SplittableRandom random, CutMode mode) {
     synchronized (this) {
       if (down) {
         return;
       }
-      Survival survival = Survival.pick(random);
+      Survival survival = Survival.pick(random, mode);
       for (Load l : loads) {
         l.lock().lock();
       }
@@ -160,7 +196,8 @@ public final class PowerSupply {
       cuts++;
       armedAt = Long.MAX_VALUE;
       armedRandom = null;
-      lastCut = survival.toString() + " after " + operations.get() + " operations";
+      lastCutThread = Thread.currentThread().getName();
+      lastCut = survival.toString() + " after " + operations.get() + " operations, on thread '" + lastCutThread + "'";
     }
   }
 
@@ -180,6 +217,11 @@ public final class PowerSupply {
   /** How many cuts happened. */
   public synchronized long cuts() {
     return cuts;
+  }
+
+  /** The name of the thread that made the last cut (the one whose operation reached an armed count). */
+  public String lastCutThread() {
+    return lastCutThread;
   }
 
   /** What the last cut kept, for messages. */

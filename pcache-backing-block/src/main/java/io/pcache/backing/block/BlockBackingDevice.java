@@ -23,8 +23,10 @@ import java.lang.foreign.ValueLayout;
  *   <li>No {@code FileChannel}: an interrupted caller makes a FileChannel close itself, for every
  *       thread. Here an interrupt changes nothing (the status is kept for the caller).
  *   <li>System calls made for virtual threads run on {@link IoThreads} platform threads, so that
- *       a slow disk cannot pin every carrier thread. Bounce copies stay on the caller's thread:
- *       its segments may be confined to it.
+ *       a slow disk cannot pin every carrier thread. A buffered read first tries {@code
+ *       preadv2(RWF_NOWAIT)} on the virtual thread itself, which returns what the page cache
+ *       holds and never waits for the device. Bounce copies stay on the caller's thread: its
+ *       segments may be confined to it.
  *   <li>Nothing serialises requests: {@link InFlight} is one atomic add per request, only {@link
  *       #close()} waits (for the requests inside, so that the descriptor number cannot be reused
  *       under them).
@@ -39,24 +41,44 @@ import java.lang.foreign.ValueLayout;
  *
  * <h2>Implementation notes (measured)</h2>
  *
- * <p>Measured on the 2-core development VM (Linux 6.18, ext4 on virtio {@code /dev/vda}, JDK 25,
- * jnr-ffi 2.3.4), warm page cache, one thread, median of 200,000 calls after warm-up, by {@code
- * NativeCallBenchmark} in this module's tests:
+ * <p>Measured by {@code NativeCallBenchmark} (this module's tests) on the 2-core development VM:
+ * Linux 6.18, ext4 on virtio, JDK 25, jnr-ffi 2.3.4; 4 KiB at random offsets of a 64 MiB file in
+ * the page cache; median of 200 batches of 1,000 calls after warm-up, range over 3 runs. The VM
+ * was shared with other builds (load average 5 to 15), so treat the last digit loosely.
  *
  * <table class="striped">
- *   <caption>Cost per call</caption>
- *   <tr><th>what</th><th>ns per call</th></tr>
- *   <tr><td>{@code getpid()} through jnr (the cost of a jnr call)</td><td>@GETPID@</td></tr>
- *   <tr><td>4 KiB {@code pread}, jnr, native segment, file in /tmp</td><td>@JNR_PREAD@</td></tr>
- *   <tr><td>4 KiB {@code FileChannel.read}, direct ByteBuffer, same file</td><td>@FC_READ@</td></tr>
- *   <tr><td>4 KiB {@code pwrite}, jnr, native segment</td><td>@JNR_PWRITE@</td></tr>
- *   <tr><td>4 KiB {@code FileChannel.write}, direct ByteBuffer</td><td>@FC_WRITE@</td></tr>
- *   <tr><td>4 KiB {@link #read} from a platform thread, native segment</td><td>@DEV_READ@</td></tr>
- *   <tr><td>4 KiB {@link #read} from a platform thread, heap segment (bounce)</td><td>@DEV_READ_HEAP@</td></tr>
- *   <tr><td>4 KiB {@link #read} from a virtual thread (hand-off to {@link IoThreads})</td><td>@DEV_READ_VT@</td></tr>
+ *   <caption>One call, one thread</caption>
+ *   <tr><th>what</th><th>median</th></tr>
+ *   <tr><td>{@code getpid()} through jnr: the cost of a jnr call with its errno save</td><td>170–240 ns</td></tr>
+ *   <tr><td>{@code pread} 4 KiB through jnr, native memory</td><td>1.10–1.49 µs</td></tr>
+ *   <tr><td>{@code FileChannel.read} 4 KiB, direct ByteBuffer (for comparison)</td><td>1.13–1.72 µs</td></tr>
+ *   <tr><td>{@code pwrite} 4 KiB through jnr</td><td>1.47–1.56 µs</td></tr>
+ *   <tr><td>{@code FileChannel.write} 4 KiB, direct ByteBuffer</td><td>1.66–1.69 µs</td></tr>
+ *   <tr><td>{@link #read}, platform thread, native segment</td><td>1.12 µs</td></tr>
+ *   <tr><td>{@link #read}, platform thread, heap segment (bounce copy)</td><td>1.27–1.35 µs</td></tr>
+ *   <tr><td>{@link #read}, virtual thread, page-cache hit ({@code RWF_NOWAIT}, no hand-off)</td><td>1.33–1.46 µs</td></tr>
+ *   <tr><td>{@link #write}, virtual thread (hand-off to {@link IoThreads})</td><td>16–33 µs</td></tr>
+ *   <tr><td>{@link #read}, virtual thread, before the {@code RWF_NOWAIT} path (hand-off)</td><td>20 µs</td></tr>
  * </table>
  *
- * <p>@SUMMARY@
+ * <table class="striped">
+ *   <caption>Throughput, 4 KiB, 64 virtual threads (noisy: 2 cores shared)</caption>
+ *   <tr><th>what</th><th>ops/s</th></tr>
+ *   <tr><td>{@link #read} (page-cache hits served on the virtual thread)</td><td>0.74–1.39 M</td></tr>
+ *   <tr><td>raw jnr {@code pread} on the virtual threads (pinning)</td><td>1.1–1.7 M</td></tr>
+ *   <tr><td>{@link #write} (every call handed off)</td><td>0.41 M</td></tr>
+ *   <tr><td>raw jnr {@code pwrite} on the virtual threads (pinning)</td><td>0.66 M</td></tr>
+ * </table>
+ *
+ * <p>What follows from them: a jnr call costs about 0.2 µs, so pread/pwrite through jnr are at
+ * parity with FileChannel (which we cannot use: it closes on interrupt). The hand-off off a virtual
+ * thread costs 15–30 µs when idle (two thread wake-ups in a VM) and about 40 % of throughput under
+ * load, which is noise against a disk (0.1–10 ms) but 15 times a page-cache hit; hence the {@code
+ * RWF_NOWAIT} try first. Buffered {@code pwritev2(RWF_NOWAIT)} returns {@code EOPNOTSUPP} on ext4,
+ * tmpfs and loop devices (Linux 6.18), so writes from virtual threads always hand off; reads with
+ * {@code RWF_NOWAIT} work on ext4 and block devices, not on tmpfs (then every read hands off).
+ * Pinning instead would be faster while everything is cached, and would stop the whole process
+ * (NBD sockets included) as soon as two requests wait for a disk on this 2-core machine.
  */
 final class BlockBackingDevice implements BackingDevice {
 

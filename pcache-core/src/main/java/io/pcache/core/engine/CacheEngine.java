@@ -79,6 +79,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   final KsetBuffer[] ksets;
   final DataHeads heads;
   final GcPolicy policy;
+  final DataPersister dataPersister;
   private final Replicas<CacheInfo> cacheInfo;
   private final int sbFlags;
   private final long size;
@@ -108,6 +109,8 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     this.gc = new Gc(this);
     this.segments = new Segments(media, segNum, gc::segmentFreed, gc::kick);
     this.log = new KeyLog(media, segments.map(), options.fullWait());
+    this.dataPersister = new DataPersister(media);
+    log.dataPersister(dataPersister);
     this.index = new KeyIndex(size);
     this.ksets = new KsetBuffer[options.ksets()];
     for (int i = 0; i < ksets.length; i++) {
@@ -296,7 +299,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     MemorySegment data = src.asSlice(0, n);
     try {
       media.write(at, data);
-      media.persist(at, n);
+      dataPersister.written(at, n);
     } catch (IOException | RuntimeException e) {
       release(g.segment());
       throw new BlockIOException(Errno.EIO, media.name(), at, n, "cache media write failed: " + e.getMessage(), e);
@@ -633,7 +636,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     long at = g.segment().dataOffset + g.segOff();
     try {
       media.write(at, data.asSlice(0, n));
-      media.persist(at, n);
+      dataPersister.written(at, n);
     } catch (IOException | RuntimeException e) {
       release(g.segment());
       dropPlaceholder(ph, stripe);

@@ -22,18 +22,19 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Runs on its own thread: every {@code gcInterval}, when writeback moved dirty_tail, and at
  * once when a writer starts waiting for space. After a segment is invalidated, stale keys that
- * point into it are deleted from the index in small batches (at most 10 per stripe lock hold).
+ * point into it are deleted from the index in small batches (see {@link #cleanStaleKeys}).
  */
 final class Gc {
 
   private static final System.Logger LOG = System.getLogger("io.pcache.core.engine");
-  private static final int CLEAN_KEYS_MAX = 10;
+  private static final int CLEAN_KEYS_PER_HOLD = 64;
 
   private final CacheEngine engine;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition wake = lock.newCondition();
   private final AtomicBoolean staleKeys = new AtomicBoolean();
   private boolean kicked;
+  private long lastClean;
   private volatile boolean stopping;
   private volatile String lastError;
   private Thread thread;
@@ -145,21 +146,33 @@ final class Gc {
     }
   }
 
+  /**
+   * Deletes stale keys from every stripe, examining at most {@value #CLEAN_KEYS_PER_HOLD} keys per
+   * stripe-lock hold so that requests are never held up for long. Runs at most once per
+   * {@code gcInterval}: lookups and inserts delete the stale keys they meet anyway, this pass only
+   * bounds the memory that stale keys nobody touches would hold.
+   */
   private void cleanStaleKeys() {
+    long now = System.nanoTime();
+    if (now - lastClean < engine.options.gcInterval().toNanos()) {
+      staleKeys.set(true); // not yet: keep the request for the next round
+      return;
+    }
+    lastClean = now;
     for (int i = 0; i < engine.index.stripeCount() && !stopping; i++) {
       Stripe s = engine.index.stripeAt(i);
       if (s == null) {
         continue;
       }
-      int deleted;
+      long from = Long.MIN_VALUE;
       do {
         s.lock.lock();
         try {
-          deleted = s.deleteStale(engine::stale, CLEAN_KEYS_MAX);
+          from = s.deleteStale(engine::stale, from, CLEAN_KEYS_PER_HOLD);
         } finally {
           s.lock.unlock();
         }
-      } while (deleted == CLEAN_KEYS_MAX && !stopping);
+      } while (from != -1 && !stopping);
     }
   }
 }

@@ -43,6 +43,7 @@ final class KeyLog {
   private final Replicas<CachePos> keyTailReplicas;
   private final Replicas<CachePos> dirtyTailReplicas;
   private final ReentrantLock tailLock = new ReentrantLock();
+  private DataPersister data;
   private LogPos head;
   private volatile LogPos publishedHead;
   private volatile LogPos keyTail;
@@ -58,6 +59,11 @@ final class KeyLog {
     this.keyTailReplicas = new Replicas<>(media, ctrl, Layout.POS_STRUCT_SIZE, Layout.POS_STRUCT_SIZE, CachePos::decode);
     this.dirtyTailReplicas = new Replicas<>(media, ctrl + 2L * Layout.POS_STRUCT_SIZE, Layout.POS_STRUCT_SIZE,
         Layout.POS_STRUCT_SIZE, CachePos::decode);
+  }
+
+  /** Where queued data ranges are persisted before each kset (page-cache media). */
+  void dataPersister(DataPersister persister) {
+    this.data = persister;
   }
 
   /** A new cache: all three positions at segment 0, offset 0; dirty_tail then key_tail persisted (seq 1). */
@@ -159,6 +165,9 @@ final class KeyLog {
     try {
       if (Layout.SEG_DATA_SIZE - head.off() < size + Layout.KSET_HEADER_SIZE) {
         chainNewSegment();
+      }
+      if (data != null) {
+        data.drain(); // data before key
       }
       Kset.seal(buf, 0, count);
       long at = Layout.dataOffset(head.segId(), head.off());

@@ -19,6 +19,9 @@ import java.lang.foreign.MemorySegment;
  * <ul>
  *   <li>A key's generation is checked <em>before</em> its data CRC: a stale key (its segment was
  *       reclaimed in GC's crash window) is dropped without looking at data that was overwritten.
+ *       It still cuts the older keys of its range replayed before it (upstream just skips it, and
+ *       an older key of the same kset whose segment is still alive then comes back: a read
+ *       returns the old data although the new data was written back).
  *   <li>A data CRC mismatch does not abort the start. A clean key is dropped (the backing device
  *       has the data); a dirty key is kept, so that reading it returns EIO rather than older data,
  *       and it is counted and logged with its offset and length.
@@ -90,7 +93,21 @@ final class Replay {
           segments.map().markUsed(k.segId());
           seg.get(); // one reference per on-media key; GC drops it when it passes the kset
           if (k.segGen() < seg.gen()) {
+            // A stale key lies in GC's crash window: GC passed it (so its data, or newer, is on the
+            // backing device) and reclaimed its segment, but the power went before key_tail moved.
+            // It still overrides the older keys of its range that the same window replays (an older
+            // key of the same kset whose segment lives on): cut them, then drop the stale key, so
+            // that the range reads from the backing device and never from an older version.
             stale++;
+            Stripe stripe = engine.index.stripe(k.off());
+            CacheKey tombstone = new CacheKey(k.off(), k.len(), 0, k.segId(), k.segOff(), k.segGen(), 0);
+            stripe.lock.lock();
+            try {
+              stripe.insert(tombstone, engine::stale);
+              stripe.remove(tombstone);
+            } finally {
+              stripe.lock.unlock();
+            }
             continue;
           }
           if (engine.options.dataCrc()) {

@@ -99,38 +99,41 @@ public final class Crc32c {
     return shift(seed, n);
   }
 
-  /** The register {@code reg} after {@code n} zero bytes: a linear map, computed by squaring. */
+  /**
+   * The register {@code reg} after {@code n} zero bytes. Feeding zeros is a linear map of the
+   * register; {@link #ZERO_OPS}[k] is its 32x32 bit matrix for 2^k bytes (built once by squaring,
+   * as zlib's crc32_combine does), so a shift costs one matrix-vector product per set bit of n.
+   */
   static int shift(int reg, long n) {
-    // Operator for one zero bit: r -> (r >>> 1) ^ (r & 1 ? POLY : 0). Build matrices for 8 bits
-    // and square them, as zlib's crc32_combine does.
-    int[] odd = new int[32];
-    int[] even = new int[32];
-    odd[0] = POLY;
-    int row = 1;
-    for (int i = 1; i < 32; i++) {
-      odd[i] = row;
-      row <<= 1;
-    }
-    square(even, odd); // 2 zero bits
-    square(odd, even); // 4 zero bits
-    long len = n;
     int crc = reg;
-    do {
-      square(even, odd); // 8, 32, ... bits
-      if ((len & 1) != 0) {
-        crc = times(even, crc);
+    for (int k = 0; n != 0; k++, n >>>= 1) {
+      if ((n & 1) != 0) {
+        crc = times(ZERO_OPS[k], crc);
       }
-      len >>>= 1;
-      if (len == 0) {
-        break;
-      }
-      square(odd, even);
-      if ((len & 1) != 0) {
-        crc = times(odd, crc);
-      }
-      len >>>= 1;
-    } while (len != 0);
+    }
     return crc;
+  }
+
+  /** ZERO_OPS[k]: the operator for 2^k zero bytes, k = 0..62. */
+  private static final int[][] ZERO_OPS = new int[63][];
+
+  static {
+    int[] op = new int[32]; // one zero bit
+    op[0] = POLY;
+    for (int i = 1; i < 32; i++) {
+      op[i] = 1 << (i - 1);
+    }
+    for (int bits = 0; bits < 3; bits++) { // 2, 4, 8 zero bits
+      int[] sq = new int[32];
+      square(sq, op);
+      op = sq;
+    }
+    ZERO_OPS[0] = op;
+    for (int k = 1; k < ZERO_OPS.length; k++) {
+      int[] sq = new int[32];
+      square(sq, ZERO_OPS[k - 1]);
+      ZERO_OPS[k] = sq;
+    }
   }
 
   private static int times(int[] mat, int vec) {

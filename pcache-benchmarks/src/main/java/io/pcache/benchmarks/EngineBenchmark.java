@@ -1,0 +1,107 @@
+package io.pcache.benchmarks;
+
+import io.pcache.api.media.CacheMedia;
+import io.pcache.core.engine.CacheEngine;
+import io.pcache.core.engine.EngineOptions;
+import io.pcache.testkit.MemoryBacking;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * 4 KiB random writes and random read hits through the engine on a tmpfs media file, next to the
+ * raw cost of the same 4 KiB copies into and out of the same mapping, in the same run.
+ *
+ * <p>Run: {@code java -jar pcache-benchmarks/target/benchmarks.jar EngineBenchmark -t 1} (and
+ * {@code -t 2}); see BENCHMARKS.md.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode({Mode.Throughput, Mode.SampleTime})
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 3, time = 3)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xmx4g"})
+public class EngineBenchmark {
+
+  static final long MEDIA = 2L << 30;
+  static final long BACKING = 1L << 30;
+  static final long WRITE_SPAN = 512L << 20;
+  static final long READ_SPAN = 256L << 20;
+  static final int BLOCK = 4096;
+
+  CacheMedia media;
+  CacheEngine engine;
+  MemorySegment mapping;
+
+  @Setup(Level.Trial)
+  public void setUp() throws Exception {
+    media = Fixtures.tmpfsMedia("engine", MEDIA);
+    engine = CacheEngine.open(media, MemoryBacking.allocate("mem:backing", BACKING), EngineOptions.defaults(),
+        Fixtures.threshold(70));
+    mapping = media.mapping();
+    // Prefill the read span so that reads are hits.
+    MemorySegment chunk = Arena.ofAuto().allocate(1 << 20, 4096);
+    for (long off = BACKING - READ_SPAN; off < BACKING; off += chunk.byteSize()) {
+      engine.write(off, chunk, false);
+    }
+    engine.flush();
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() throws Exception {
+    engine.close();
+    Fixtures.delete(media);
+  }
+
+  @State(Scope.Thread)
+  public static class ThreadState {
+    final SplittableRandom random = new SplittableRandom(Thread.currentThread().threadId());
+    final MemorySegment buf = Arena.ofAuto().allocate(BLOCK, 4096);
+
+    long writeOffset() {
+      return random.nextLong(WRITE_SPAN / BLOCK) * BLOCK;
+    }
+
+    long readOffset() {
+      return BACKING - READ_SPAN + random.nextLong(READ_SPAN / BLOCK) * BLOCK;
+    }
+
+    /** A random 4 KiB-aligned offset anywhere in the media (past the metadata). */
+    long mappingOffset() {
+      return (1L << 20) + random.nextLong((MEDIA - (2L << 20)) / BLOCK) * BLOCK;
+    }
+  }
+
+  @Benchmark
+  public void engineWrite(ThreadState t) throws Exception {
+    engine.write(t.writeOffset(), t.buf, false);
+  }
+
+  @Benchmark
+  public void engineReadHit(ThreadState t) throws Exception {
+    engine.read(t.readOffset(), t.buf);
+  }
+
+  @Benchmark
+  public void rawCopyIn(ThreadState t) {
+    MemorySegment.copy(t.buf, 0, mapping, t.mappingOffset(), BLOCK);
+  }
+
+  @Benchmark
+  public void rawCopyOut(ThreadState t) {
+    MemorySegment.copy(mapping, t.mappingOffset(), t.buf, 0, BLOCK);
+  }
+}
