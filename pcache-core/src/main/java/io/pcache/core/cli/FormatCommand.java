@@ -37,7 +37,7 @@ public final class FormatCommand implements Command {
     } catch (IllegalArgumentException e) {
       // no threshold policy installed: dm-pcache's default
     }
-    try (CacheMedia media = devices.openMedia(true, false)) {
+    try (CacheMedia media = devices.openMedia(true, false, true)) {
       if (!force && CacheFormat.superblockAreaInUse(media)) {
         String what;
         try {

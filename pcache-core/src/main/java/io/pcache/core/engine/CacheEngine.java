@@ -145,7 +145,14 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     Replicas<CacheInfo> infoReplicas = CacheFormat.cacheInfoReplicas(media);
     CacheInfo info = infoReplicas.load().orElse(null);
     if (info == null || !info.initDone()) {
-      // A superblock without a complete cache_info: the previous format never finished.
+      // A superblock without a complete cache_info: a format that never finished (upstream
+      // formats again), unless the log holds ksets: then cached data would be thrown away.
+      if (CacheFormat.logHoldsKsets(media)) {
+        throw new IOException("cache " + media.name() + ": cache_info has no valid replica (offsets "
+            + Layout.CACHE_INFO_OFF + " and " + (Layout.CACHE_INFO_OFF + Layout.CACHE_INFO_SIZE) + ") but the log holds"
+            + " ksets, so it may hold dirty data: refusing to reformat it; run 'pcache check', and 'pcache format"
+            + " --force' only if its data can go");
+      }
       CacheFormat.format(media, options.dataCrc(), percentOf(policy, Layout.GC_PERCENT_DEFAULT));
       formatted = true;
       info = infoReplicas.load().orElseThrow(() -> new IOException("cache " + media.name() + ": cache_info unreadable right after format"));
@@ -166,6 +173,9 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     }
     applyGcPercent(policy, info, options, infoReplicas);
     CacheEngine engine = new CacheEngine(media, backing, options, policy, info.nSegs(), infoReplicas, formatted);
+    // As upstream's step 8: rewrite cache_info (INIT_DONE) after a successful start, which also
+    // refreshes the older replica.
+    infoReplicas.update(infoReplicas.latest().orElseThrow());
     engine.writeback.start();
     engine.gc.start();
     return engine;
@@ -208,6 +218,22 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
 
   public CacheStats stats() {
     return stats;
+  }
+
+  /**
+   * Every counter, plus the cache's shape: segments used, keys in the index, writes waiting for
+   * space now and how often a write had to wait.
+   */
+  public java.util.Map<String, Long> counters() {
+    java.util.Map<String, Long> m = stats.snapshot();
+    SegmentMap map = segments.map();
+    m.put("segments_total", (long) map.total());
+    m.put("segments_used", (long) map.used());
+    m.put("kset_segments", (long) log.ksetSegmentCount());
+    m.put("full_waits", map.waits());
+    m.put("waiting_writes", (long) map.waiting());
+    m.put("index_keys", index.keyCount());
+    return m;
   }
 
   // ---------------------------------------------------------------------------------------------

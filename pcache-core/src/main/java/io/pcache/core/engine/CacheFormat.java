@@ -120,8 +120,10 @@ public final class CacheFormat {
     log.format();
     Replicas<CacheInfo> info = cacheInfoReplicas(media);
     info.reset();
-    info.update(CacheInfo.fresh((int) segs, dataCrc).withGcPercent(gcPercent)
-        .withFlag(Layout.CACHE_INFO_F_INIT_DONE, true));
+    CacheInfo done = CacheInfo.fresh((int) segs, dataCrc).withGcPercent(gcPercent)
+        .withFlag(Layout.CACHE_INFO_F_INIT_DONE, true);
+    info.update(done); // seq 1 in slot 1
+    info.update(done); // seq 2 in slot 0: both replicas valid from the start
     MemorySegment sb = Arena.ofAuto().allocate(Layout.SB_STRUCT_SIZE, 8);
     new Superblock(0, Layout.SB_MAGIC, (int) segs).encode(sb, 0);
     media.write(Layout.SB_OFF, sb);
@@ -131,6 +133,24 @@ public final class CacheFormat {
   static Replicas<CacheInfo> cacheInfoReplicas(CacheMedia media) {
     return new Replicas<>(media, Layout.CACHE_INFO_OFF, Layout.CACHE_INFO_SIZE, Layout.CACHE_INFO_STRUCT_SIZE,
         CacheInfo::decode);
+  }
+
+  /**
+   * Whether the log holds at least one valid kset at key_tail: then the device may hold dirty
+   * data, and a missing cache_info must not be "repaired" by formatting it away.
+   */
+  static boolean logHoldsKsets(CacheMedia media) {
+    Replicas<io.pcache.core.format.CachePos> tail = new Replicas<>(media, Layout.CACHE_CTRL_OFF, Layout.POS_STRUCT_SIZE,
+        Layout.POS_STRUCT_SIZE, io.pcache.core.format.CachePos::decode);
+    return tail.load().map(p -> {
+      if (p.segId() < 0 || p.segId() >= segNum(media) || Integer.toUnsignedLong(p.segOff()) >= Layout.SEG_DATA_SIZE) {
+        return false;
+      }
+      MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
+      long available = Math.min(buf.byteSize(), Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(p.segOff()));
+      media.read(Layout.dataOffset(p.segId(), p.segOff()), buf.asSlice(0, available));
+      return io.pcache.core.format.Kset.check(buf, 0, available) == io.pcache.core.format.Kset.Check.VALID;
+    }).orElse(false);
   }
 
   /** Reads the latest valid cache_info, if any. */

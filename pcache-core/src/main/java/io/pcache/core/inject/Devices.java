@@ -41,11 +41,24 @@ public final class Devices {
 
   /** Opens (creating with {@code cache.size} if asked and missing) the cache media. */
   public CacheMedia openMedia(boolean create, boolean readOnly) throws IOException {
+    return openMedia(create, readOnly, false);
+  }
+
+  /**
+   * Opens the cache media.
+   *
+   * @param create create it with {@code cache.size} when it does not exist
+   * @param anySize an existing file is opened at whatever size it has (format), instead of being
+   *     refused when it differs from {@code cache.size} (run)
+   */
+  public CacheMedia openMedia(boolean create, boolean readOnly, boolean anySize) throws IOException {
     DeviceSpec spec = mediaSpec();
     if (create) {
       ensureDataDir(spec);
     }
-    MediaOptions options = new MediaOptions(create ? config.getSize(CoreKeys.CACHE_SIZE) : 0, readOnly);
+    boolean exists = Files.exists(spec.path());
+    long createSize = create && !(anySize && exists) ? config.getSize(CoreKeys.CACHE_SIZE) : 0;
+    MediaOptions options = new MediaOptions(createSize, readOnly);
     return registry.media(spec).open(spec.location(), options);
   }
 
