@@ -45,7 +45,15 @@ final class DataHeads {
    */
   Grant allocate(int stripe, int len, Duration wait) throws IOException, InterruptedException {
     Head h = heads[Math.floorMod(stripe, heads.length)];
-    h.lock.lock();
+    if (wait.isZero()) {
+      // A read-miss fill: never wait, not even for a writer that holds the head while it waits
+      // for space on a full cache.
+      if (!h.lock.tryLock()) {
+        return null;
+      }
+    } else {
+      h.lock.lock();
+    }
     try {
       if (h.segment == null) {
         CacheSegment seg = segments.allocateData(wait);
