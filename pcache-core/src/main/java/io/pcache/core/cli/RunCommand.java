@@ -74,13 +74,14 @@ public final class RunCommand implements Command {
       } catch (Exception e) {
         LOG.log(System.Logger.Level.ERROR, "cache close: " + e.getMessage());
       }
+      String status = engine.statusLine();
       try {
         backing.close();
         media.close();
       } catch (Exception e) {
         LOG.log(System.Logger.Level.WARNING, "device close: " + e.getMessage());
       }
-      LOG.log(System.Logger.Level.INFO, "stopped; status " + engine.statusLine());
+      LOG.log(System.Logger.Level.INFO, "stopped; status " + status);
       stopped.countDown();
     });
     Runtime.getRuntime().addShutdownHook(shutdown);
