@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# NBD side-by-side benchmark (issue 4): fio's nbd engine, 4 KiB random read (cache hits), random
+# write, and random write with a FLUSH after every write, at QD1 and QD32, against pcache and, in the
+# same run on the same machine, nbdkit memory (the NBD transport's ceiling here) and nbdkit file on
+# the same disk-backed image, with and without its cache filter.
+#
+#   pcache-benchmarks/scripts/nbd-bench.sh [RUNTIME_SECONDS] [REPEATS]   > results.md
+#
+# Needs: a built distribution (./mvnw -B -q install -DskipTests), fio, nbdkit, python3.
+# pcache's cache media is a tmpfs file (emulated persistent memory); every backing image is a
+# sparse file on the disk (/var/tmp). Each case runs REPEATS times (default 3); the table shows
+# medians. The machine is noisy: compare the ratios, not the absolute numbers.
+set -euo pipefail
+RUNTIME=${1:-10}
+REPEATS=${2:-3}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+PCACHE=$(ls -d "$REPO"/distribution/target/pcache-[0-9]*/ | head -n 1)
+WORK=$(mktemp -d /var/tmp/pcache-nbd-bench.XXXXXX)
+SHM=/dev/shm/pcache-nbd-bench-$$.img
+PORT=10870
+SPAN=256M
+SERVER_PID=
+cleanup() {
+  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK" "$SHM"
+}
+trap cleanup EXIT
+
+start() { # NAME: starts the server, sets SERVER_PID, waits until it answers
+  local name=$1
+  case $name in
+    pcache) "$PCACHE/bin/pcache" run --data-dir "$WORK" --cache "file:$SHM" --cache.size 1G \
+              --backing "file:$WORK/pcache-backing.img" --backing.size 4G --listen "127.0.0.1:$PORT" \
+              >"$WORK/pcache.log" 2>&1 & ;;
+    nbdkit-memory) nbdkit -f -p "$PORT" -i 127.0.0.1 memory 4G & ;;
+    nbdkit-file) truncate -s 4G "$WORK/file.img"; nbdkit -f -p "$PORT" -i 127.0.0.1 file "$WORK/file.img" & ;;
+    nbdkit-file-cache) truncate -s 4G "$WORK/file.img"; nbdkit -f -p "$PORT" -i 127.0.0.1 --filter=cache file "$WORK/file.img" & ;;
+  esac
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    nbdinfo --size "nbd://127.0.0.1:$PORT/" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "server $name did not start" >&2
+  cat "$WORK/pcache.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+stop() {
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+  rm -f "$SHM" "$WORK"/*.img
+}
+
+fio_run() { # RW QD EXTRA... -> prints "iops p50_us p99_us"
+  local rw=$1 qd=$2
+  shift 2
+  fio --name=b --ioengine=nbd --uri="nbd://127.0.0.1:$PORT/" --rw="$rw" --bs=4k --iodepth="$qd" \
+    --size="$SPAN" --time_based --runtime="$RUNTIME" --ramp_time=1 --randrepeat=0 --norandommap \
+    --output-format=json "$@" 2>/dev/null |
+    python3 -c '
+import json, sys
+text = sys.stdin.read()
+j = json.loads(text[text.index("{"):])["jobs"][0]  # fio prints "connected to NBD server" first
+op = "read" if j["read"]["io_bytes"] > 0 else "write"
+d = j[op]
+pct = d["clat_ns"]["percentile"]
+print("%.0f %.1f %.1f" % (d["iops"], pct["50.000000"] / 1000, pct["99.000000"] / 1000))'
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+declare -A RESULT
+SERVERS=(nbdkit-memory pcache nbdkit-file nbdkit-file-cache)
+CASES=("randread 1" "randread 32" "randwrite 1" "randwrite 32" "randwrite-flush 1" "randwrite-flush 32")
+for server in "${SERVERS[@]}"; do
+  start "$server"
+  # Prefill the span, so that reads are hits and writes overwrite.
+  fio --name=fill --ioengine=nbd --uri="nbd://127.0.0.1:$PORT/" --rw=write --bs=1M --iodepth=8 --size="$SPAN" \
+    >/dev/null 2>&1
+  for c in "${CASES[@]}"; do
+    read -r workload qd <<<"$c"
+    extra=()
+    rw=$workload
+    if [[ $workload == randwrite-flush ]]; then rw=randwrite; extra=(--fsync=1); fi
+    iops=(); p50=(); p99=()
+    for _ in $(seq "$REPEATS"); do
+      read -r i a b < <(fio_run "$rw" "$qd" "${extra[@]}")
+      iops+=("$i"); p50+=("$a"); p99+=("$b")
+    done
+    RESULT[$server,$c]="$(printf '%s\n' "${iops[@]}" | median) $(printf '%s\n' "${p50[@]}" | median) $(printf '%s\n' "${p99[@]}" | median)"
+    echo "$server $c: ${RESULT[$server,$c]}" >&2
+  done
+  stop
+done
+
+echo "| workload | QD | server | IOPS | p50 µs | p99 µs | IOPS vs nbdkit memory | p50 vs nbdkit memory |"
+echo "|---|---|---|---|---|---|---|---|"
+for c in "${CASES[@]}"; do
+  read -r workload qd <<<"$c"
+  read -r mi mp50 _ <<<"${RESULT[nbdkit-memory,$c]}"
+  for server in "${SERVERS[@]}"; do
+    read -r i p50 p99 <<<"${RESULT[$server,$c]}"
+    ratio=$(python3 -c "print('%.2f' % ($i / $mi if $mi else 0))")
+    lat=$(python3 -c "print('%.2f' % ($p50 / $mp50 if $mp50 else 0))")
+    echo "| $workload | $qd | $server | $i | $p50 | $p99 | ${ratio}x | ${lat}x |"
+  done
+done
