@@ -20,4 +20,7 @@ module io.pcache.core {
   // Guice creates the launcher's commands and the engine's parts reflectively.
   opens io.pcache.core.cli to com.google.guice;
   opens io.pcache.core.inject to com.google.guice;
+
+  // java.util.logging instantiates the log manager named by java.util.logging.manager.
+  exports io.pcache.core.logging to java.logging;
 }

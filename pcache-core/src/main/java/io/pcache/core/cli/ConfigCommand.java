@@ -35,6 +35,9 @@ public final class ConfigCommand implements Command {
         owner = keyOwner;
       }
       String value = Objects.toString(config.get(key.name()), "");
+      if (secret(key.name()) && !value.isEmpty()) {
+        value = "********";
+      }
       output.out().printf("%-" + keyW + "s = %-" + valW + "s  [%s]%n", key.name(), value, config.sourceOf(key.name()));
       if (describe) {
         output.out().println("    " + key.description() + " (" + key.type().name().toLowerCase(java.util.Locale.ROOT)
@@ -43,5 +46,11 @@ public final class ConfigCommand implements Command {
       }
     }
     return 0;
+  }
+
+  /** Keys whose values are never printed: passwords, secrets, tokens. */
+  static boolean secret(String key) {
+    String last = key.substring(key.lastIndexOf('.') + 1);
+    return last.contains("password") || last.contains("secret") || last.contains("token");
   }
 }

@@ -33,6 +33,13 @@ import java.util.Properties;
  */
 public final class Main {
 
+  static {
+    // Before any logger exists (GUICE_LOGGER below creates the first one).
+    if (System.getProperty("java.util.logging.manager") == null) {
+      System.setProperty("java.util.logging.manager", "io.pcache.core.logging.ShutdownSafeLogManager");
+    }
+  }
+
   /** The subcommands, in the order {@code --help} lists them. */
   private static final Map<String, Class<? extends Command>> COMMANDS = new LinkedHashMap<>();
 
