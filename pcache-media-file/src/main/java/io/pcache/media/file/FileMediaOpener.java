@@ -104,10 +104,17 @@ final class FileMediaOpener {
           claim(Files.readAttributes(path, BasicFileAttributes.class));
         }
         lock();
+        boolean sizedNow = channel.size() == 0;
         long size = checkOrCreateSize();
         PersistenceDomain domain = domainOf(Files.getFileStore(path).type());
         Arena arena = Arena.ofShared();
         MemorySegment segment = map(arena, size);
+        if (sizedNow && domain == PersistenceDomain.VOLATILE && !readOnly) {
+          // A new file in memory: allocate its pages now (it is all zeroes, so writing zeroes
+          // changes nothing) rather than on first touch, which costs a page allocation in the
+          // middle of a cache write (about 8 µs per 4 KiB here). Disk-backed files stay sparse.
+          segment.fill((byte) 0);
+        }
         return new FileMedia(name, path, channel, lock, key, arena, segment, domain, readOnly);
       } catch (IOException | RuntimeException | Error e) {
         undo(e);
