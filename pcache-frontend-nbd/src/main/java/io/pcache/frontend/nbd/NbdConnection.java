@@ -290,7 +290,7 @@ final class NbdConnection implements Runnable {
       done.run();
       finish.run();
     }, buffers);
-    Runnable task = () -> {
+    workers.execute(() -> {
       try {
         if (refuse) {
           commands.refuse(h, Nbd.ESHUTDOWN, "the server is shutting down", out);
@@ -302,15 +302,7 @@ final class NbdConnection implements Runnable {
         transport.abort();
         finish.run();
       }
-    };
-    // A client that waits for each reply (queue depth 1) has nothing else in flight and nothing
-    // more buffered: run its request on the reader itself and save a thread hand-off (about a
-    // third of a 4 KiB round trip here). As soon as requests overlap, each gets its own thread.
-    if (inFlight.get() == 1 && !in.hasRemaining() && !refuse) {
-      task.run();
-    } else {
-      workers.execute(task);
-    }
+    });
   }
 
   private void replyFailed(IOException e) {
