@@ -126,6 +126,41 @@ public final class CrashingMedia implements CacheMedia {
     }
   }
 
+  /**
+   * Holds the first write (from any thread) that overlaps {@code [offset, offset + length)}: the
+   * writing thread blocks before storing anything until {@link #releaseHeldWrite()}, so that a test
+   * can act, or cut the power, while the engine stands between two steps. If the power is cut
+   * meanwhile, the held write goes nowhere.
+   */
+  public void holdWriteAt(long offset, long length) {
+    synchronized (image) {
+      image.held = new java.util.concurrent.CountDownLatch(1);
+      image.holding = new java.util.concurrent.CountDownLatch(1);
+      image.holdEnd = 0;
+      image.holdStart = offset;
+      image.holdEnd = offset + length;
+    }
+  }
+
+  /** Waits until a write is held by {@link #holdWriteAt}; false on timeout. */
+  public boolean awaitHeldWrite(java.time.Duration timeout) throws InterruptedException {
+    java.util.concurrent.CountDownLatch h;
+    synchronized (image) {
+      h = image.holding;
+    }
+    return h != null && h.await(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /** Lets a held write go on (and disarms the hold). */
+  public void releaseHeldWrite() {
+    synchronized (image) {
+      image.holdEnd = 0;
+      if (image.held != null) {
+        image.held.countDown();
+      }
+    }
+  }
+
   /** Whether this media has gone through a power cut (its writes go nowhere). */
   public boolean crashed() {
     return !image.supply.alive(epoch);
@@ -161,9 +196,19 @@ public final class CrashingMedia implements CacheMedia {
     return image.memory.byteSize();
   }
 
+  /**
+   * What {@link #persistenceDomain()} reports (DAX by default), so that an engine that treats
+   * media differently by domain (for example deferring data persists on page-cache media) can be
+   * crash-tested in each mode. The crash model itself is the same for all.
+   */
+  public CrashingMedia reportPersistenceDomain(PersistenceDomain domain) {
+    image.domain = Objects.requireNonNull(domain, "domain");
+    return this;
+  }
+
   @Override
   public PersistenceDomain persistenceDomain() {
-    return PersistenceDomain.DAX;
+    return image.domain;
   }
 
   private void check(long offset, long length) {
@@ -190,6 +235,23 @@ public final class CrashingMedia implements CacheMedia {
     image.supply.count();
     if (length == 0) {
       return;
+    }
+    if (image.holdEnd > image.holdStart && offset < image.holdEnd && offset + length > image.holdStart) {
+      java.util.concurrent.CountDownLatch wait = null;
+      synchronized (image) {
+        if (offset < image.holdEnd && offset + length > image.holdStart) {
+          image.holdEnd = 0;
+          wait = image.held;
+          image.holding.countDown();
+        }
+      }
+      if (wait != null) {
+        try {
+          wait.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
     }
     if (image.armEnd > image.armStart && offset < image.armEnd && offset + length > image.armStart) {
       SplittableRandom r = null;
@@ -259,6 +321,11 @@ public final class CrashingMedia implements CacheMedia {
     volatile long armEnd;
     SplittableRandom armRandom;
     PowerSupply.CutMode armMode;
+    volatile PersistenceDomain domain = PersistenceDomain.DAX;
+    volatile long holdStart;
+    volatile long holdEnd;
+    java.util.concurrent.CountDownLatch held;
+    java.util.concurrent.CountDownLatch holding;
 
     Image(MemorySegment memory, PowerSupply supply) {
       this.memory = memory;

@@ -29,7 +29,8 @@ import java.util.concurrent.locks.LockSupport;
  * and every call can be delayed ({@link #delay}). An injected failure throws {@link
  * BlockIOException} with {@link Errno#EIO} naming the device, offset and length, without calling
  * the device; with {@link #tearFailedWrites} a failed write first stores garbage over a random
- * part of its range (the contract says a failed write may leave anything behind).
+ * part of its range (the contract says a failed write may leave anything behind), and with
+ * {@link #scribbleFailedReads} a failed read fills the caller's buffer with garbage.
  *
  * <p>The random source is seeded by the caller and used under a lock, so a single-threaded test
  * is reproducible.
@@ -56,6 +57,7 @@ public final class FaultyBacking implements BackingDevice {
   private final SplittableRandom random;
   private final Map<Op, Fault> faults = new EnumMap<>(Op.class);
   private volatile boolean tearFailedWrites;
+  private volatile boolean scribbleFailedReads;
 
   public FaultyBacking(BackingDevice delegate, SplittableRandom random) {
     this.delegate = Objects.requireNonNull(delegate, "delegate");
@@ -109,6 +111,12 @@ public final class FaultyBacking implements BackingDevice {
   /** Whether a failed write first writes garbage over a random part of its range. */
   public FaultyBacking tearFailedWrites(boolean on) {
     tearFailedWrites = on;
+    return this;
+  }
+
+  /** Whether a failed read first fills the caller's buffer with garbage (a device may leave anything there). */
+  public FaultyBacking scribbleFailedReads(boolean on) {
+    scribbleFailedReads = on;
     return this;
   }
 
@@ -201,6 +209,15 @@ public final class FaultyBacking implements BackingDevice {
   @Override
   public void read(long offset, MemorySegment dst) throws BlockIOException {
     if (enter(Op.READ, offset, dst.byteSize())) {
+      if (scribbleFailedReads && dst.byteSize() > 0) {
+        byte[] junk = new byte[(int) Math.min(dst.byteSize(), 1 << 20)];
+        synchronized (random) {
+          random.nextBytes(junk);
+        }
+        for (long at = 0; at < dst.byteSize(); at += junk.length) {
+          MemorySegment.copy(MemorySegment.ofArray(junk), 0, dst, at, Math.min(junk.length, dst.byteSize() - at));
+        }
+      }
       throw injected(Op.READ, offset, dst.byteSize());
     }
     delegate.read(offset, dst);

@@ -38,15 +38,19 @@ public final class FormatCommand implements Command {
       // no threshold policy installed: dm-pcache's default
     }
     try (CacheMedia media = devices.openMedia(true, false, true)) {
-      if (!force && CacheFormat.superblockAreaInUse(media)) {
-        String what;
+      if (!force) {
+        CacheFormat.State state;
         try {
-          what = CacheFormat.inspect(media) == CacheFormat.State.PCACHE ? "already holds a pcache" : "is blank";
+          state = CacheFormat.inspect(media);
         } catch (java.io.IOException e) {
-          what = "holds other data (" + e.getMessage() + ")";
+          throw new ConfigException(e.getMessage().startsWith("cache " + media.name() + " is ")
+              ? e.getMessage() : "cache " + media.name() + " holds other data (" + e.getMessage()
+              + "); 'pcache format --force' overwrites it");
         }
-        throw new ConfigException("cache " + media.name() + " " + what + "; 'pcache format --force' overwrites it"
-            + " (every cached and dirty byte in it is lost: drain it first with 'pcache drain')");
+        if (state == CacheFormat.State.PCACHE) {
+          throw new ConfigException("cache " + media.name() + " already holds a pcache; 'pcache format --force' overwrites it"
+              + " (every cached and dirty byte in it is lost: drain it first with 'pcache drain')");
+        }
       }
       CacheFormat.format(media, dataCrc, percent);
       long segs = Layout.segmentsFor(media.size());

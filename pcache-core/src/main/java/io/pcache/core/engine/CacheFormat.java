@@ -46,7 +46,7 @@ public final class CacheFormat {
     Superblock sb = Superblock.decode(area, 0);
     if (sb.magic() == 0) {
       long nonZero = area.mismatch(Arena.ofAuto().allocate(Layout.SB_SIZE, 8));
-      if (nonZero < 0) {
+      if (nonZero < 0 || interruptedFormat(area)) {
         return State.BLANK;
       }
       throw new IOException("cache " + media.name() + " holds data at its superblock (offset "
@@ -87,23 +87,11 @@ public final class CacheFormat {
     return Superblock.decode(sb, 0).segNum();
   }
 
-  /** Whether any byte of the superblock area is non-zero (format refuses such a device without --force). */
-  public static boolean superblockAreaInUse(CacheMedia media) {
-    MemorySegment area = Arena.ofAuto().allocate(Layout.SB_SIZE, 8);
-    media.read(Layout.SB_OFF, area);
-    for (long i = 0; i < Layout.SB_SIZE; i += 8) {
-      if (area.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   /**
    * Writes a new, empty cache: zeroes the superblock, cache_info and cache_ctrl areas, formats
    * every segment and the tails, writes cache_info (INIT_DONE, gc_percent) and, last, the
-   * superblock. A crash at any point leaves either the old superblock area zeroed (a blank device,
-   * formatted again on the next start) or a complete new cache.
+   * superblock, its magic word last. A crash at any point leaves either a superblock area without
+   * magic (a blank device, formatted again on the next start) or a complete new cache.
    */
   public static void format(CacheMedia media, boolean dataCrc, int gcPercent) throws IOException {
     if (media.size() < Layout.CACHE_DEV_SIZE_MIN) {
@@ -124,10 +112,36 @@ public final class CacheFormat {
         .withFlag(Layout.CACHE_INFO_F_INIT_DONE, true);
     info.update(done); // seq 1 in slot 1
     info.update(done); // seq 2 in slot 0: both replicas valid from the start
+    // The superblock last, in two steps: everything but the magic, then the magic alone (one
+    // aligned 8-byte store, which a power cut cannot tear). A cut before the magic is durable
+    // leaves no magic and at most the superblock's other words: inspect() sees a blank device.
+    // (Written in one go, a cut could keep the magic but not the CRC: a "corrupt" device that
+    // never held data and refuses to start.)
     MemorySegment sb = Arena.ofAuto().allocate(Layout.SB_STRUCT_SIZE, 8);
     new Superblock(0, Layout.SB_MAGIC, (int) segs).encode(sb, 0);
+    MemorySegment magic = Arena.ofAuto().allocate(8, 8);
+    MemorySegment.copy(sb, MAGIC_OFF, magic, 0, 8);
+    sb.set(ValueLayout.JAVA_LONG_UNALIGNED, MAGIC_OFF, 0L);
     media.write(Layout.SB_OFF, sb);
     media.persist(Layout.SB_OFF, Layout.SB_STRUCT_SIZE);
+    media.write(Layout.SB_OFF + MAGIC_OFF, magic);
+    media.persist(Layout.SB_OFF + MAGIC_OFF, 8);
+  }
+
+  /** Offset of the magic in the superblock. */
+  private static final long MAGIC_OFF = 8;
+
+  /**
+   * Whether a superblock area without magic is what a format leaves when the power goes before its
+   * last step: non-zero bytes only in the superblock's other words (crc, flags, seg_num).
+   */
+  private static boolean interruptedFormat(MemorySegment area) {
+    for (long i = Layout.SB_STRUCT_SIZE; i < area.byteSize(); i += 8) {
+      if (area.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static Replicas<CacheInfo> cacheInfoReplicas(CacheMedia media) {

@@ -136,13 +136,21 @@ final class Gc {
         engine.segments.freeKsetSegment(keyTail.segId());
       } else {
         for (KeyRecord k : kset.keys()) {
-          if (engine.segments.valid(k.segId())) {
-            CacheSegment seg = engine.segments.get(k.segId());
-            if (engine.options.dataCrc() && k.segGen() == seg.gen()) {
-              verify(k, seg);
-            }
-            engine.segments.put(seg);
+          // Drop exactly the references replay takes: none for impossible records, none for stale
+          // ones (a kset replayed in GC's crash window: its references were dropped before the
+          // crash, and the segment may hold something else now, even ksets). At run time every
+          // record GC meets is live: a segment is reclaimed only after GC passed all its records.
+          if (!Replay.plausible(engine, k)) {
+            continue;
           }
+          CacheSegment seg = engine.segments.get(k.segId());
+          if (k.segGen() < seg.gen()) {
+            continue;
+          }
+          if (engine.options.dataCrc()) {
+            verify(k, seg);
+          }
+          engine.segments.put(seg);
         }
         engine.log.writeKeyTail(new LogPos(keyTail.segId(), keyTail.off() + kset.size()));
       }
@@ -187,7 +195,12 @@ final class Gc {
       }
       long from = Long.MIN_VALUE;
       do {
-        s.lock.lock();
+        // tryLock: a writer may hold the stripe while it waits for a free log segment, which only
+        // GC can provide; a busy stripe is skipped (its stale keys go the next time, or on a lookup).
+        if (!s.lock.tryLock()) {
+          staleKeys.set(true);
+          break;
+        }
         try {
           from = s.deleteStale(engine::stale, from, CLEAN_KEYS_PER_HOLD);
         } finally {

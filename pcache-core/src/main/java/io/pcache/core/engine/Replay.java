@@ -19,6 +19,9 @@ import java.lang.foreign.MemorySegment;
  * <ul>
  *   <li>A key's generation is checked <em>before</em> its data CRC: a stale key (its segment was
  *       reclaimed in GC's crash window) is dropped without looking at data that was overwritten.
+ *       It takes no segment reference (upstream takes one, and GC passing the kset again then
+ *       drops it from whatever the segment has become since, possibly a kset segment of the log,
+ *       which is then freed and overwritten).
  *       It still cuts the older keys of its range replayed before it (upstream just skips it, and
  *       an older key of the same kset whose segment is still alive then comes back: a read
  *       returns the old data although the new data was written back).
@@ -83,15 +86,13 @@ final class Replay {
       } else {
         for (KeyRecord k : kset.keys()) {
           keys++;
-          if (!plausible(k)) {
+          if (!plausible(engine, k)) {
             bad++;
             LOG.log(System.Logger.Level.WARNING, "cache " + engine.media.name() + ": skipping an impossible key in the kset at "
                 + pos + ": " + k);
             continue;
           }
           CacheSegment seg = segments.get(k.segId());
-          segments.map().markUsed(k.segId());
-          seg.get(); // one reference per on-media key; GC drops it when it passes the kset
           if (k.segGen() < seg.gen()) {
             // A stale key lies in GC's crash window: GC passed it (so its data, or newer, is on the
             // backing device) and reclaimed its segment, but the power went before key_tail moved.
@@ -108,8 +109,12 @@ final class Replay {
             } finally {
               stripe.lock.unlock();
             }
+            // No reference: the one this record held was dropped before the crash, and its segment
+            // may hold something else now, even ksets (GC skips stale records, see Gc#reclaim).
             continue;
           }
+          segments.map().markUsed(k.segId());
+          seg.get(); // one reference per live on-media key; GC drops it when it passes the kset
           if (engine.options.dataCrc()) {
             MemorySegment data = Arena.ofAuto().allocate(Integer.toUnsignedLong(k.len()), 8);
             engine.media.read(seg.dataOffset + k.segOff(), data);
@@ -159,7 +164,11 @@ final class Replay {
     }
   }
 
-  private boolean plausible(KeyRecord k) {
+  /**
+   * Whether a key record can be right. Replay skips the others (and takes no reference for them),
+   * so GC must skip them too.
+   */
+  static boolean plausible(CacheEngine engine, KeyRecord k) {
     long len = Integer.toUnsignedLong(k.len());
     long segOff = Integer.toUnsignedLong(k.segOff());
     return engine.segments.valid(k.segId()) && len > 0 && len % 512 == 0 && k.off() >= 0 && k.off() % 512 == 0

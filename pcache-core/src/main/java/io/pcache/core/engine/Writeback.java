@@ -131,6 +131,26 @@ public final class Writeback {
     }
   }
 
+  /**
+   * Waits out a back-off after a failed batch. Unlike {@link #await}, kicks (every kset close, so
+   * many per second under load) do not cut it short; only {@link #stop} does. Otherwise a failing
+   * backing device would get the whole batch again at every kset close.
+   */
+  private void backOff(long millis) {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(millis);
+    lock.lock();
+    try {
+      for (long left = deadline - System.nanoTime(); !stopping && left > 0; left = deadline - System.nanoTime()) {
+        wake.awaitNanos(left);
+      }
+      kicked = false;
+    } catch (InterruptedException e) {
+      stopping = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   private void loop() {
     long backoff = 100;
     try (ExecutorService io = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("pcache-writeback-io-", 0).factory())) {
@@ -145,7 +165,7 @@ public final class Writeback {
             lastError = null;
             engine.gc.kick();
           } else {
-            await(backoff);
+            backOff(backoff);
             backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
           }
         } catch (IOException | RuntimeException e) {
@@ -153,7 +173,7 @@ public final class Writeback {
           lastError = e.getMessage();
           LOG.log(System.Logger.Level.WARNING, "writeback of " + engine.name() + " failed, retrying in " + backoff + " ms: "
               + e.getMessage());
-          await(backoff);
+          backOff(backoff);
           backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
         }
       }
