@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -218,22 +217,27 @@ public final class Writeback {
       ksets++;
     }
     List<CacheKey> keys = batch.all();
-    Semaphore window = new Semaphore(Math.max(1, engine.options.writebackInFlight()));
-    List<Future<?>> writes = new ArrayList<>(keys.size());
-    long bytes = 0;
+    // At most writebackInFlight writers, each taking the next key from a shared cursor: as many
+    // writes in flight as with a thread per key, without a thread start per 4 KiB key (which cost
+    // more than the copy on a 2-core machine).
+    int writers = Math.max(1, Math.min(engine.options.writebackInFlight(), keys.size()));
+    java.util.concurrent.atomic.AtomicInteger cursor = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicLong issued = new java.util.concurrent.atomic.AtomicLong();
     long startNanos = System.nanoTime();
-    for (CacheKey k : keys) {
-      throttle(bytes, startNanos);
-      bytes += k.len;
-      window.acquireUninterruptibly();
+    List<Future<?>> writes = new ArrayList<>(writers);
+    for (int w = 0; w < writers; w++) {
       writes.add(io.submit(() -> {
-        try {
+        for (int i; (i = cursor.getAndIncrement()) < keys.size(); ) {
+          CacheKey k = keys.get(i);
+          throttle(issued.getAndAdd(k.len), startNanos);
           writeKey(k);
-          return null;
-        } finally {
-          window.release();
         }
+        return null;
       }));
+    }
+    long bytes = 0;
+    for (CacheKey k : keys) {
+      bytes += k.len;
     }
     IOException failure = null;
     for (Future<?> f : writes) {
