@@ -37,7 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class ReplayBenchmark {
 
   static final int KEYS = 200_000;
-  static final long BACKING = 4L << 30;
+  static final long BACKING = 1L << 30;
 
   CacheMedia media;
   MemoryBacking backing;
