@@ -1,5 +1,7 @@
 package io.pcache.frontend.nbd;
 
+import io.pcache.testkit.MapConfig;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

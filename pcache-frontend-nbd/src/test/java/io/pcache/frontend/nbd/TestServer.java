@@ -1,5 +1,7 @@
 package io.pcache.frontend.nbd;
 
+import io.pcache.testkit.MapConfig;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.pcache.policy.gc;
+package io.pcache.testkit;
 
 import io.pcache.api.Config;
 import io.pcache.api.ConfigKey;
@@ -10,17 +10,18 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A test-only {@link Config} over a map: the declared keys with their defaults, overridden by the
- * given values. Unlike the real configuration it does not check ranges, so that tests can hand a
- * provider a value the real configuration would have refused.
+ * A test-only {@link Config} over a map (sizes take K, M, G): the declared
+ * keys with their defaults, overridden by the given values. Unlike the real configuration it does
+ * not check ranges, so that tests can hand a provider a value the real configuration would have
+ * refused.
  */
-final class MapConfig implements Config {
+public final class MapConfig implements Config {
 
   private final Map<String, ConfigKey> keys = new HashMap<>();
   private final Map<String, String> values = new HashMap<>();
   private final Map<String, String> sources = new HashMap<>();
 
-  MapConfig(List<ConfigKey> declared, Map<String, String> overrides) {
+  public MapConfig(List<ConfigKey> declared, Map<String, String> overrides) {
     for (ConfigKey k : declared) {
       keys.put(k.name(), k);
       values.put(k.name(), k.defaultValue());
@@ -63,7 +64,14 @@ final class MapConfig implements Config {
   @Override
   public long getSize(String key) {
     key(key, ConfigKey.Type.SIZE);
-    return Long.parseLong(values.get(key));
+    String v = values.get(key).strip().toUpperCase(java.util.Locale.ROOT);
+    int shift = switch (v.isEmpty() ? ' ' : v.charAt(v.length() - 1)) {
+      case 'K' -> 10;
+      case 'M' -> 20;
+      case 'G' -> 30;
+      default -> 0;
+    };
+    return Long.parseLong(shift == 0 ? v : v.substring(0, v.length() - 1)) << shift;
   }
 
   @Override
@@ -75,6 +83,9 @@ final class MapConfig implements Config {
   @Override
   public boolean getBoolean(String key) {
     key(key, ConfigKey.Type.BOOLEAN);
+    if (values.get(key).equals("yes") || values.get(key).equals("on")) {
+      return true;
+    }
     return Boolean.parseBoolean(values.get(key));
   }
 
