@@ -52,7 +52,7 @@ import java.util.stream.Collectors;
  * <p><b>Measured</b> in the VM harness: qemu TCG, one emulated CPU thread, Debian 6.1 guest, the
  * host's Temurin 25; fsdax on {@code --pmem 1G} (RAM-backed, ext4 {@code -o dax}), devdax on a
  * 128 MiB {@code --nvdimm} namespace (124 MiB device, 2 MiB alignment); one thread, random
- * 4 KiB-aligned offsets, 2,000 samples after 2,000 of warm-up (two devdax runs agreed on the
+ * 4 KiB-aligned offsets, 2,000 samples after 2,000 of warm-up (three devdax runs agreed on the
  * medians within 10%). TCG emulates every instruction and makes cache-line write-back free, so
  * these numbers show behaviour (persist costs about what a 4 KiB copy costs, no system call), not
  * performance:
@@ -65,7 +65,7 @@ import java.util.stream.Collectors;
  *   <tr><td>persist of a clean 4 KiB</td><td>3.1 us, 25 us</td><td>3.2 us, 6.9 us</td></tr>
  *   <tr><td>persist of zero length (a fence)</td><td>1.9 us, 5.2 us</td><td>1.9 us, 3.2 us</td></tr>
  *   <tr><td>read 4 KiB</td><td>4.7 us, 30 us</td><td>4.5 us, 20 us</td></tr>
- *   <tr><td>persist of the whole media</td><td>5.7 ms (32 MiB)</td><td>5.0-11 ms (124 MiB)</td></tr>
+ *   <tr><td>persist of the whole media</td><td>5.7 ms (32 MiB)</td><td>5-19 ms (124 MiB)</td></tr>
  *   <tr><td>create, preallocate (write zeros, one fsync) and map</td><td>46 ms (24 MiB)</td>
  *       <td>-</td></tr>
  * </table>
