@@ -871,8 +871,4 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
       throw failure;
     }
   }
-
-  boolean closing() {
-    return closed.get();
-  }
 }

@@ -81,13 +81,6 @@ final class CacheKey {
     return t;
   }
 
-  CacheKey copy() {
-    CacheKey t = new CacheKey(off, len, flags, segId, segOff, segGen, crc);
-    t.crcSegOff = crcSegOff;
-    t.crcLen = crcLen;
-    return t;
-  }
-
   @Override
   public String toString() {
     return (empty() ? "empty" : clean() ? "clean" : "dirty") + "[" + off + "+" + len + (empty() ? "" : " @" + segId

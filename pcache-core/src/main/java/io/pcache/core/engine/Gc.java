@@ -36,7 +36,6 @@ final class Gc {
   private boolean kicked;
   private long lastClean;
   private volatile boolean stopping;
-  private volatile String lastError;
   private Thread thread;
 
   Gc(CacheEngine engine) {
@@ -63,10 +62,6 @@ final class Gc {
     staleKeys.set(true);
   }
 
-  String lastError() {
-    return lastError;
-  }
-
   void stop() {
     stopping = true;
     kick();
@@ -88,7 +83,6 @@ final class Gc {
         }
       } catch (IOException | RuntimeException e) {
         engine.stats.gcErrors.increment();
-        lastError = e.getMessage();
         LOG.log(System.Logger.Level.ERROR, "GC of " + engine.name() + " failed: " + e.getMessage());
       }
       lock.lock();

@@ -1,7 +1,6 @@
 package io.pcache.core.engine;
 
 import io.pcache.core.format.KeyRecord;
-import io.pcache.core.format.Kset;
 import io.pcache.core.format.Layout;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -68,10 +67,5 @@ final class KsetBuffer {
     log.append(buf, count);
     count = 0;
     firstKeyNanos = 0;
-  }
-
-  /** For tests: the size the kset would have on media. */
-  int size() {
-    return Kset.sizeOf(count);
   }
 }

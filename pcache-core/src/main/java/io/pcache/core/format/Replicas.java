@@ -105,9 +105,4 @@ public final class Replicas<T extends Replicated<T>> {
     latest = next;
     return next;
   }
-
-  /** The media offset of replica {@code slot}. */
-  public long slotOffset(int slot) {
-    return base + slot * stride;
-  }
 }
