@@ -69,7 +69,7 @@ public class EngineBenchmark {
   @State(Scope.Thread)
   public static class ThreadState {
     final SplittableRandom random = new SplittableRandom(Thread.currentThread().threadId());
-    final MemorySegment buf = Arena.ofAuto().allocate(BLOCK, 4096);
+    final MemorySegment buf = randomFill(Arena.ofAuto().allocate(BLOCK, 4096), random);
 
     long writeOffset() {
       return random.nextLong(WRITE_SPAN / BLOCK) * BLOCK;
@@ -83,6 +83,17 @@ public class EngineBenchmark {
     long mappingOffset() {
       return (1L << 20) + random.nextLong((MEDIA - (2L << 20)) / BLOCK) * BLOCK;
     }
+  }
+
+  /**
+   * Fills {@code buf} with random bytes: real data, not zeroes (writeback writes extents that are
+   * all zero as write-zeroes, which would measure a different path).
+   */
+  static MemorySegment randomFill(MemorySegment buf, SplittableRandom random) {
+    for (long i = 0; i < buf.byteSize(); i += 8) {
+      buf.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i, random.nextLong() | 1);
+    }
+    return buf;
   }
 
   @Benchmark

@@ -400,7 +400,11 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
       if (closedNow) {
         stats.ksetsClosed.increment();
         writeback.kick();
-      } else if (wasEmpty) {
+      } else if (wasEmpty && !kset.flushScheduled) {
+        // One delayed close per kset at a time: the task re-arms itself while the kset keeps
+        // getting keys (a task per opening piled up one per 128 writes, each firing a second later
+        // to find a younger kset and re-arming: thousands of live tasks under steady writes).
+        kset.flushScheduled = true;
         scheduleFlush(kset, options.ksetFlushDelay());
       }
     } finally {
@@ -419,11 +423,17 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     }
   }
 
+  /** Delayed kset closes waiting in the flusher (at most one per kset; for tests). */
+  int pendingKsetFlushes() {
+    return ((ScheduledThreadPoolExecutor) flusher).getQueue().size();
+  }
+
   /** The delayed close of a kset; retried every 100 ms when it fails (as dm-pcache). */
   private void flushKset(KsetBuffer kset) {
     kset.lock.lock();
     try {
       if (kset.count() == 0) {
+        kset.flushScheduled = false;
         return;
       }
       long age = System.nanoTime() - kset.firstKeyNanos();
@@ -433,6 +443,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
         return;
       }
       kset.close();
+      kset.flushScheduled = false;
       stats.ksetsClosed.increment();
       writeback.kick();
     } catch (IOException | RuntimeException e) {

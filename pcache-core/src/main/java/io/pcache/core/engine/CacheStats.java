@@ -25,6 +25,7 @@ public final class CacheStats {
   final LongAdder writebackKeys = new LongAdder();
   final LongAdder writebackBytes = new LongAdder();
   final LongAdder writebackKsets = new LongAdder();
+  final LongAdder writebackExtents = new LongAdder();
   final LongAdder writebackErrors = new LongAdder();
   final LongAdder writebackFlushes = new LongAdder();
   final LongAdder gcKsets = new LongAdder();
@@ -55,6 +56,7 @@ public final class CacheStats {
     m.put("ksets_closed", ksetsClosed.sum());
     m.put("writeback_ksets", writebackKsets.sum());
     m.put("writeback_keys", writebackKeys.sum());
+    m.put("writeback_extents", writebackExtents.sum());
     m.put("writeback_bytes", writebackBytes.sum());
     m.put("writeback_flushes", writebackFlushes.sum());
     m.put("writeback_errors", writebackErrors.sum());

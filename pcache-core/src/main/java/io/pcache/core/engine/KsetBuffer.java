@@ -22,6 +22,8 @@ final class KsetBuffer {
   private int count;
   /** Nanotime of the first key not yet closed, or 0 when empty. */
   private long firstKeyNanos;
+  /** Whether a delayed close of this kset is scheduled (under {@link #lock}). */
+  boolean flushScheduled;
 
   KsetBuffer(KeyLog log) {
     this.log = log;

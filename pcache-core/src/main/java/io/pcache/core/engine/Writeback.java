@@ -22,9 +22,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * a batch of one kset).
  *
  * <p>One batch: up to {@code writebackBatchKsets} closed ksets from dirty_tail (never past the
- * published key_head). Their keys go into one ordered map with the index's overlap rules, so a
- * later key of the batch wins over an earlier one and only the final version of each byte is
- * written, with many writes in flight at once (they never overlap). When every write succeeded,
+ * published key_head). {@link WritebackPlan} turns their keys into the final version of every
+ * byte the batch covers (a later key of the batch wins over an earlier one, which is then not
+ * written at all), merging pieces adjacent both on the backing device and in the cache into one
+ * write; these go out with many writes in flight at once (they never overlap). When every write succeeded,
  * the backing device is flushed and only then dirty_tail is moved past the batch and persisted.
  * If any write or the flush fails, dirty_tail stays, the failure is counted and logged, and the
  * same batch is tried again after a back-off (100 ms doubling to 5 s): nothing is lost or
@@ -183,7 +184,7 @@ public final class Writeback {
   private boolean runBatch(ExecutorService io) throws IOException {
     LogPos head = engine.log.head();
     LogPos pos = engine.log.dirtyTail();
-    Stripe batch = new Stripe();
+    List<CacheKey> batch = new ArrayList<>();
     MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
     int ksets = 0;
     long dirtyPassed = 0;
@@ -211,12 +212,12 @@ public final class Writeback {
           badKeys.add(k);
           continue;
         }
-        batch.insert(new CacheKey(k.off(), k.len(), 0, k.segId(), k.segOff(), k.segGen(), k.dataCrc()), key -> false);
+        batch.add(new CacheKey(k.off(), k.len(), 0, k.segId(), k.segOff(), k.segGen(), k.dataCrc()));
       }
       pos = new LogPos(pos.segId(), pos.off() + kset.size());
       ksets++;
     }
-    List<CacheKey> keys = batch.all();
+    List<WritebackPlan.Extent> keys = WritebackPlan.plan(batch, (int) Layout.SUBTREE_SIZE);
     // At most writebackInFlight writers, each taking the next key from a shared cursor: as many
     // writes in flight as with a thread per key, without a thread start per 4 KiB key (which cost
     // more than the copy on a 2-core machine).
@@ -228,16 +229,16 @@ public final class Writeback {
     for (int w = 0; w < writers; w++) {
       writes.add(io.submit(() -> {
         for (int i; (i = cursor.getAndIncrement()) < keys.size(); ) {
-          CacheKey k = keys.get(i);
-          throttle(issued.getAndAdd(k.len), startNanos);
-          writeKey(k);
+          WritebackPlan.Extent k = keys.get(i);
+          throttle(issued.getAndAdd(k.len()), startNanos);
+          writeExtent(k);
         }
         return null;
       }));
     }
     long bytes = 0;
-    for (CacheKey k : keys) {
-      bytes += k.len;
+    for (WritebackPlan.Extent k : keys) {
+      bytes += k.len();
     }
     IOException failure = null;
     for (Future<?> f : writes) {
@@ -266,7 +267,8 @@ public final class Writeback {
     engine.log.writeDirtyTail(pos);
     engine.stats.dirtyBytes.add(-dirtyPassed);
     engine.stats.writebackKsets.add(ksets);
-    engine.stats.writebackKeys.add(keys.size());
+    engine.stats.writebackKeys.add(batch.size());
+    engine.stats.writebackExtents.add(keys.size());
     engine.stats.writebackBytes.add(bytes);
     return true;
   }
@@ -287,12 +289,12 @@ public final class Writeback {
     return copy;
   }
 
-  private void writeKey(CacheKey k) throws BlockIOException {
-    MemorySegment data = dataOf(k.segId, k.segOff, k.len);
-    if (data.mismatch(zeros.asSlice(0, k.len)) < 0) {
-      engine.backing.writeZeroes(k.off, k.len);
+  private void writeExtent(WritebackPlan.Extent k) throws BlockIOException {
+    MemorySegment data = dataOf(k.segId(), k.segOff(), k.len());
+    if (data.mismatch(zeros.asSlice(0, k.len())) < 0) {
+      engine.backing.writeZeroes(k.off(), k.len());
     } else {
-      engine.backing.write(k.off, data);
+      engine.backing.write(k.off(), data);
     }
   }
 
