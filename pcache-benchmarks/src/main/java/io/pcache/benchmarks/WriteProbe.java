@@ -31,6 +31,24 @@ public final class WriteProbe {
     CacheMedia media = Fixtures.tmpfsMedia("probe", EngineBenchmark.MEDIA);
     CacheEngine engine = CacheEngine.open(media, MemoryBacking.allocate("mem:backing", EngineBenchmark.BACKING),
         EngineOptions.defaults(), Fixtures.threshold(70));
+    var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    {
+      // The raw copy, for scale: CPU time per 4 KiB copy into a random place of the mapping.
+      MemorySegment mapping = media.mapping();
+      MemorySegment buf = EngineBenchmark.randomFill(Arena.ofAuto().allocate(4096, 4096), new SplittableRandom(9));
+      SplittableRandom r = new SplittableRandom(3);
+      for (int round = 0; round < 3; round++) {
+        long cpu0 = mx.getCurrentThreadCpuTime();
+        long t0 = System.nanoTime();
+        int n = 1_000_000;
+        for (int i = 0; i < n; i++) {
+          MemorySegment.copy(buf, 0, mapping, (1L << 20) + r.nextLong((EngineBenchmark.MEDIA - (2L << 20)) / 4096) * 4096, 4096);
+        }
+        System.out.printf("raw copy: %.0f ns CPU, %.0f ns wall per 4 KiB%n", (mx.getCurrentThreadCpuTime() - cpu0) / (double) n,
+            (System.nanoTime() - t0) / (double) n);
+      }
+    }
     LongAdder done = new LongAdder();
     List<Thread> workers = new ArrayList<>();
     long stopAt = System.nanoTime() + seconds * 1_000_000_000L;
@@ -52,8 +70,8 @@ public final class WriteProbe {
         }
       }));
     }
-    var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
     long last = 0;
+    long lastProc = os.getProcessCpuTime();
     Map<String, Long> lastC = engine.counters();
     Map<Long, Long> lastCpu = new java.util.HashMap<>();
     while (workers.stream().anyMatch(Thread::isAlive)) {
@@ -75,6 +93,9 @@ public final class WriteProbe {
           line.append(' ').append(info.getThreadName()).append('=').append(d / 1_000_000);
         }
       }
+      long proc = os.getProcessCpuTime();
+      line.append(String.format("  | process %.0f ns CPU per write", (proc - lastProc) / (double) Math.max(1, now - last)));
+      lastProc = proc;
       System.out.println(line);
       last = now;
       lastC = c;

@@ -91,7 +91,13 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   final Gc gc;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final ReplayReport replayReport;
-  private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+  /**
+   * Requests in flight, for close(). A LongAdder, not one atomic integer: with two writer threads
+   * a single counter is a cache line that bounces between the cores twice per request. A request
+   * counts itself before it reads {@code closed}, and close() sets {@code closed} before it sums,
+   * so the sum cannot miss a request that went on.
+   */
+  private final java.util.concurrent.atomic.LongAdder inFlight = new java.util.concurrent.atomic.LongAdder();
 
   /** What replay found, for the start-up log line and status. */
   public record ReplayReport(long ksets, long keys, long staleKeys, long badKeys, long nanos, boolean formatted) {}
@@ -275,15 +281,15 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   }
 
   private void enter() throws BlockIOException {
-    inFlight.incrementAndGet();
+    inFlight.increment();
     if (closed.get()) {
-      inFlight.decrementAndGet();
+      inFlight.decrement();
       throw new BlockIOException(Errno.ESHUTDOWN, name, 0, 0, "cache is closed");
     }
   }
 
   private void exit() {
-    inFlight.decrementAndGet();
+    inFlight.decrement();
   }
 
   static long pieceEnd(long off, long end) {
@@ -855,7 +861,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
       return;
     }
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+    while (inFlight.sum() > 0 && System.nanoTime() < deadline) {
       Thread.onSpinWait();
       try {
         Thread.sleep(1);
