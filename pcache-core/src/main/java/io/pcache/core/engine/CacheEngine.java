@@ -87,6 +87,8 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   private final ReentrantLock zeroLock = new ReentrantLock();
   private volatile CacheSegment zeroSegment;
   private final ScheduledExecutorService flusher;
+  /** {@link EngineOptions#ksetFlushDelay}, changeable at run time ({@link #setKsetFlushDelay}). */
+  private volatile Duration ksetFlushDelay;
   final Writeback writeback;
   final Gc gc;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -102,6 +104,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     this.backing = backing;
     this.options = options;
     this.policy = policy;
+    this.ksetFlushDelay = options.ksetFlushDelay();
     this.cacheInfo = cacheInfo;
     this.sbFlags = 0;
     this.size = backing.size() / SECTOR * SECTOR;
@@ -210,6 +213,61 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     CacheInfo info = cacheInfo.latest().orElseThrow();
     cacheInfo.update(info.withGcPercent(percent));
     gc.kick();
+  }
+
+  /** The GC policy in force (its parameters can be changed at run time). */
+  public GcPolicy gcPolicy() {
+    return policy;
+  }
+
+  /** How long an open kset may hold keys now. */
+  public Duration ksetFlushDelay() {
+    return ksetFlushDelay;
+  }
+
+  /**
+   * Changes how long an open kset may hold keys (not persisted: the next start takes {@code
+   * cache.kset-flush-delay} again, as dm-pcache's fixed 1 s). Open ksets are looked at again at
+   * once, so a shorter delay applies to them too.
+   *
+   * @throws IllegalArgumentException for a negative delay
+   */
+  public void setKsetFlushDelay(Duration delay) {
+    if (delay.isNegative()) {
+      throw new IllegalArgumentException("kset flush delay " + delay + " is negative");
+    }
+    ksetFlushDelay = delay;
+    for (KsetBuffer kset : ksets) {
+      if (kset.count() > 0) {
+        scheduleFlush(kset, Duration.ZERO);
+      }
+    }
+  }
+
+  /**
+   * Closes every open kset and returns a mark for {@link #writtenBack}: once writeback has passed
+   * it, every write acknowledged before this call is on the backing device (dirty_tail moved past
+   * it, after a flush of the backing device). Later writes do not move the mark, so a drain under
+   * a steady write load still ends.
+   */
+  public long drainMark() throws BlockIOException {
+    flush();
+    return log.appendedKsets();
+  }
+
+  /** Whether writeback has passed {@code mark} from {@link #drainMark}. */
+  public boolean writtenBack(long mark) {
+    return writeback.passedKsets() >= mark;
+  }
+
+  /** Ksets logged but not yet written back, for drain progress. */
+  public long dirtyKsets() {
+    return Math.max(0, log.appendedKsets() - writeback.passedKsets());
+  }
+
+  /** Whether the engine has been closed. */
+  public boolean isClosed() {
+    return closed.get();
   }
 
   public ReplayReport replayReport() {
@@ -401,7 +459,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
         stats.ksetsClosed.increment();
         writeback.kick();
       } else if (wasEmpty) {
-        scheduleFlush(kset, options.ksetFlushDelay());
+        scheduleFlush(kset, ksetFlushDelay);
       }
     } finally {
       kset.lock.unlock();
@@ -427,7 +485,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
         return;
       }
       long age = System.nanoTime() - kset.firstKeyNanos();
-      long delay = options.ksetFlushDelay().toNanos();
+      long delay = ksetFlushDelay.toNanos();
       if (age < delay) {
         scheduleFlush(kset, Duration.ofNanos(delay - age));
         return;
