@@ -372,7 +372,7 @@ public final class ControlServer implements AutoCloseable {
       }
     }
     send(ch, List.of(progress(startKsets, totalKsets, startBytes, totalBytes),
-        ControlProtocol.data("drained " + totalKsets + " ksets; " + engine.positions()), ControlProtocol.OK));
+        ControlProtocol.data("drained " + totalKsets + " ksets written back; " + engine.positions()), ControlProtocol.OK));
     LOG.log(System.Logger.Level.INFO, "control: drain done; " + engine.positions());
   }
 
