@@ -243,7 +243,7 @@ public final class ControlServer implements AutoCloseable {
   }
 
   /** Answers one request line; every path ends in exactly one end line. */
-  void handle(SocketChannel ch, String line) throws IOException {
+  private void handle(SocketChannel ch, String line) throws IOException {
     ControlProtocol.Request request;
     try {
       request = ControlProtocol.parse(line);
