@@ -82,7 +82,8 @@ public record CommandLine(Optional<String> command, Map<String, String> settings
         continue;
       }
       if (!arg.startsWith("--") || arg.equals("--")) {
-        if (arg.startsWith("-") && !arg.equals("-") && !arg.equals("--")) {
+        // A negative number is a value (pcache ctl set gc_percent -1 is refused by the range check).
+        if (arg.startsWith("-") && !arg.equals("-") && !arg.equals("--") && !arg.matches("-\\d.*")) {
           throw new ConfigException("unknown option '" + arg + "'; options start with -- (see pcache --help)");
         }
         if (command == null) {

@@ -14,9 +14,13 @@ final class HelpText {
         run       Serve the cached device: open (or create and format) the cache and the
                   backing device, replay the cache, start the front-end (nbd or ublk)
         format    Format a cache device: pcache format [--data-crc] [--force] --cache SPEC
-        status    Show a cache device's dm-pcache status line and counters
+        status    Show the dm-pcache status line and counters: of the running pcache (through
+                  its control socket), else of the cache device read offline
+        ctl       Tune a running pcache: ctl show, ctl set KEY VALUE, ctl writeback pause|resume,
+                  ctl flush (keys: gc_percent, writeback.rate, cache.kset-flush-delay, gc.*)
         check     Verify a cache device offline (every replica, the whole log) without changing it
-        drain     Write every dirty byte back to the backing device (offline), with a progress bar
+        drain     Write every dirty byte back to the backing device, with a progress bar (in the
+                  running pcache while it serves, else offline)
         plugins   List every provider found: kind, name, module, and whether from lib/ or plugins/
         config    Show the effective configuration and where each value comes from
                   ('pcache config describe' adds each key's documentation)
@@ -31,6 +35,7 @@ final class HelpText {
         --frontend NAME      nbd or ublk (frontend)
         --listen ADDR        The NBD listen address, host:port or unix:/path (nbd.listen)
         --gc-policy NAME     threshold, watermark, or a plugin's (cache.gc-policy)
+        --control.socket P   The running pcache's control socket (default data.dir/pcache.sock)
         --data-crc           Format with data CRCs (cache.data-crc=true)
         --force              With format: overwrite an existing cache
         -h, --help           Show help
@@ -63,10 +68,33 @@ final class HelpText {
           that already holds a pcache, or any non-zero byte in its superblock area.
           """;
       case "status" -> """
-          Usage: pcache status [--cache SPEC]
+          Usage: pcache status [--cache SPEC] [--control.socket PATH]
 
           Prints the dm-pcache status line (sb_flags seg_total cache_segs segs_used gc_percent
-          cache_flags key_head dirty_tail key_tail) and counters of a cache device.
+          cache_flags key_head dirty_tail key_tail) and counters of a cache. When a running pcache
+          serves the cache it answers through its control socket (control.socket, by default
+          data.dir/pcache.sock): live positions, writeback and GC state and every counter.
+          Otherwise the device is read offline (it must not be in use). The third line says which.
+          """;
+      case "ctl" -> """
+          Usage: pcache ctl show
+                 pcache ctl set KEY VALUE
+                 pcache ctl writeback pause|resume
+                 pcache ctl flush
+
+          Tunes a running pcache through its control socket (control.socket; owner-only), without
+          restarting it:
+            show                   every tunable with its value, valid range and whether it is kept
+            set gc_percent N       0..90, the threshold GC policy's start point; persisted in the
+                                   cache_info like dm-pcache's 'gc_percent N' message
+            set writeback.rate R   writeback limit in bytes per second (100M, 1G); 0 for none
+            set cache.kset-flush-delay D   how long an open kset may hold keys (250ms, 1s; max 1h)
+            set gc.POLICY.PARAM V  a GC policy parameter, e.g. gc.watermark.high 85
+            writeback pause|resume stop or restart writeback (the batch in flight completes)
+            flush                  close every open kset now
+          Only gc_percent survives a restart; set the others in conf/pcache.properties to keep them.
+          An unknown key or a value out of range is refused with one line naming it, and nothing
+          changes (exit status 2).
           """;
       case "check" -> """
           Usage: pcache check [--cache SPEC]
@@ -77,8 +105,11 @@ final class HelpText {
       case "drain" -> """
           Usage: pcache drain [--cache SPEC] [--backing SPEC]
 
-          Opens the cache offline, writes every dirty byte back to the backing device (progress on
-          standard error), flushes it, and returns when the backing device holds everything.
+          Writes every dirty byte back to the backing device (progress on standard error), flushes
+          it, and returns when the backing device holds everything. When a running pcache serves
+          the cache, the drain happens there while it keeps serving (everything written before the
+          drain started is written back; a paused writeback is resumed); otherwise the cache is
+          opened offline.
           """;
       case "plugins" -> """
           Usage: pcache plugins

@@ -49,6 +49,7 @@ public final class Main {
     COMMANDS.put("status", StatusCommand.class);
     COMMANDS.put("check", CheckCommand.class);
     COMMANDS.put("drain", DrainCommand.class);
+    COMMANDS.put("ctl", CtlCommand.class);
     COMMANDS.put("plugins", PluginsCommand.class);
     COMMANDS.put("config", ConfigCommand.class);
   }

@@ -6,6 +6,7 @@ import io.pcache.api.frontend.Frontend;
 import io.pcache.api.frontend.FrontendProvider;
 import io.pcache.api.media.CacheMedia;
 import io.pcache.core.config.CoreKeys;
+import io.pcache.core.control.ControlServer;
 import io.pcache.core.engine.CacheEngine;
 import io.pcache.core.inject.Devices;
 import io.pcache.core.plugin.PluginRegistry;
@@ -59,11 +60,21 @@ public final class RunCommand implements Command {
     LOG.log(System.Logger.Level.INFO, (replay.formatted() ? "formatted a new cache on " + media.name() + "; " : "")
         + "replayed " + replay.ksets() + " ksets, " + replay.keys() + " keys (" + replay.staleKeys() + " stale, "
         + replay.badKeys() + " bad) in " + replay.nanos() / 1_000_000 + " ms; status " + engine.statusLine());
+    java.util.Optional<ControlServer> control;
+    try {
+      control = ControlServer.start(engine, config);
+    } catch (Exception e) {
+      engine.close();
+      backing.close();
+      media.close();
+      throw e;
+    }
     Frontend frontend = frontendProvider.create(engine, config);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread shutdown = Thread.ofPlatform().name("pcache-shutdown").unstarted(() -> {
       LOG.log(System.Logger.Level.INFO, "shutting down: stopping the front-end, closing ksets, flushing "
           + backing.name());
+      control.ifPresent(ControlServer::close);
       try {
         frontend.close();
       } catch (Exception e) {

@@ -26,6 +26,7 @@ public final class CoreKeys {
   public static final String WRITEBACK_IN_FLIGHT = "writeback.in-flight";
   public static final String WRITEBACK_RATE = "writeback.rate";
   public static final String GC_INTERVAL = "gc.interval";
+  public static final String CONTROL_SOCKET = "control.socket";
 
   /** dm-pcache refuses cache devices smaller than 512 MiB (PCACHE_CACHE_DEV_SIZE_MIN). */
   public static final long MIN_CACHE_SIZE = 512L << 20;
@@ -59,6 +60,8 @@ public final class CoreKeys {
         ConfigKey.integer(WRITEBACK_IN_FLIGHT, 64, 1, 4096, "Backing-device writes writeback keeps in flight."),
         ConfigKey.size(WRITEBACK_RATE, "0", 0, Long.MAX_VALUE,
             "Writeback rate limit in bytes per second (for example 100M); 0 for no limit."),
-        ConfigKey.duration(GC_INTERVAL, "1s", "How often GC looks at the cache when nothing else wakes it (dm-pcache: 5 s)."));
+        ConfigKey.duration(GC_INTERVAL, "1s", "How often GC looks at the cache when nothing else wakes it (dm-pcache: 5 s)."),
+        ConfigKey.path(CONTROL_SOCKET, "${data.dir}/pcache.sock",
+            "Unix socket through which 'pcache status', 'pcache ctl' and 'pcache drain' reach a running pcache (owner-only, mode 0600); empty turns it off."));
   }
 }

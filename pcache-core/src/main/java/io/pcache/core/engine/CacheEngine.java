@@ -87,6 +87,8 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   private final ReentrantLock zeroLock = new ReentrantLock();
   private volatile CacheSegment zeroSegment;
   private final ScheduledExecutorService flusher;
+  /** {@link EngineOptions#ksetFlushDelay}, changeable at run time ({@link #setKsetFlushDelay}). */
+  private volatile Duration ksetFlushDelay;
   final Writeback writeback;
   final Gc gc;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -108,6 +110,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     this.backing = backing;
     this.options = options;
     this.policy = policy;
+    this.ksetFlushDelay = options.ksetFlushDelay();
     this.cacheInfo = cacheInfo;
     this.sbFlags = 0;
     this.size = backing.size() / SECTOR * SECTOR;
@@ -216,6 +219,68 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     CacheInfo info = cacheInfo.latest().orElseThrow();
     cacheInfo.update(info.withGcPercent(percent));
     gc.kick();
+  }
+
+  /** The GC policy in force (its parameters can be changed at run time). */
+  public GcPolicy gcPolicy() {
+    return policy;
+  }
+
+  /** How long an open kset may hold keys now. */
+  public Duration ksetFlushDelay() {
+    return ksetFlushDelay;
+  }
+
+  /**
+   * Changes how long an open kset may hold keys (not persisted: the next start takes {@code
+   * cache.kset-flush-delay} again, as dm-pcache's fixed 1 s). Open ksets are looked at again at
+   * once, so a shorter delay applies to them too.
+   *
+   * @throws IllegalArgumentException for a negative delay
+   */
+  public void setKsetFlushDelay(Duration delay) {
+    if (delay.isNegative()) {
+      throw new IllegalArgumentException("kset flush delay " + delay + " is negative");
+    }
+    ksetFlushDelay = delay;
+    for (KsetBuffer kset : ksets) {
+      kset.lock.lock();
+      try {
+        if (kset.count() > 0) {
+          // Replaces the pending delayed close (its token goes stale), so one chain per kset stays.
+          kset.flushScheduled = true;
+          scheduleFlush(kset, Duration.ZERO, ++kset.flushToken);
+        }
+      } finally {
+        kset.lock.unlock();
+      }
+    }
+  }
+
+  /**
+   * Closes every open kset and returns a mark for {@link #writtenBack}: once writeback has passed
+   * it, every write acknowledged before this call is on the backing device (dirty_tail moved past
+   * it, after a flush of the backing device). Later writes do not move the mark, so a drain under
+   * a steady write load still ends.
+   */
+  public long drainMark() throws BlockIOException {
+    flush();
+    return log.appendedKsets();
+  }
+
+  /** Whether writeback has passed {@code mark} from {@link #drainMark}. */
+  public boolean writtenBack(long mark) {
+    return writeback.passedKsets() >= mark;
+  }
+
+  /** Ksets logged but not yet written back, for drain progress. */
+  public long dirtyKsets() {
+    return Math.max(0, log.appendedKsets() - writeback.passedKsets());
+  }
+
+  /** Whether the engine has been closed. */
+  public boolean isClosed() {
+    return closed.get();
   }
 
   public ReplayReport replayReport() {
@@ -411,19 +476,19 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
         // getting keys (a task per opening piled up one per 128 writes, each firing a second later
         // to find a younger kset and re-arming: thousands of live tasks under steady writes).
         kset.flushScheduled = true;
-        scheduleFlush(kset, options.ksetFlushDelay());
+        scheduleFlush(kset, ksetFlushDelay, ++kset.flushToken);
       }
     } finally {
       kset.lock.unlock();
     }
   }
 
-  private void scheduleFlush(KsetBuffer kset, Duration delay) {
+  private void scheduleFlush(KsetBuffer kset, Duration delay, long token) {
     if (closed.get()) {
       return;
     }
     try {
-      flusher.schedule(() -> flushKset(kset), Math.max(1, delay.toMillis()), TimeUnit.MILLISECONDS);
+      flusher.schedule(() -> flushKset(kset, token), Math.max(1, delay.toMillis()), TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.RejectedExecutionException e) {
       // shutting down: close() closes every kset
     }
@@ -435,17 +500,20 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   }
 
   /** The delayed close of a kset; retried every 100 ms when it fails (as dm-pcache). */
-  private void flushKset(KsetBuffer kset) {
+  private void flushKset(KsetBuffer kset, long token) {
     kset.lock.lock();
     try {
+      if (token != kset.flushToken) {
+        return; // replaced by a newer delayed close (the delay changed)
+      }
       if (kset.count() == 0) {
         kset.flushScheduled = false;
         return;
       }
       long age = System.nanoTime() - kset.firstKeyNanos();
-      long delay = options.ksetFlushDelay().toNanos();
+      long delay = ksetFlushDelay.toNanos();
       if (age < delay) {
-        scheduleFlush(kset, Duration.ofNanos(delay - age));
+        scheduleFlush(kset, Duration.ofNanos(delay - age), token);
         return;
       }
       kset.close();
@@ -455,7 +523,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     } catch (IOException | RuntimeException e) {
       LOG.log(System.Logger.Level.WARNING, "cache " + media.name() + ": closing a kset failed, retrying in 100 ms: "
           + e.getMessage());
-      scheduleFlush(kset, Duration.ofMillis(100));
+      scheduleFlush(kset, Duration.ofMillis(100), token);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {

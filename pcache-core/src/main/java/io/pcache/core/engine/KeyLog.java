@@ -49,6 +49,12 @@ final class KeyLog {
   private volatile LogPos keyTail;
   private volatile LogPos dirtyTail;
   private final java.util.Set<Integer> ksetSegments = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /**
+   * Ksets (not counting LAST ksets) in the log since the engine opened, plus those replay found
+   * after dirty_tail: the kset count writeback must pass ({@link Writeback#passedKsets}) for the
+   * backing device to hold everything logged so far. Written under {@link #headLock}.
+   */
+  private volatile long appendedKsets;
 
   KeyLog(CacheMedia media, SegmentMap map, Duration segmentWait) {
     this.media = media;
@@ -117,6 +123,21 @@ final class KeyLog {
     }
   }
 
+  /** Ksets logged so far, counted as {@link #appendedKsets} says. */
+  long appendedKsets() {
+    return appendedKsets;
+  }
+
+  /** Sets the count of dirty ksets replay found (before writeback starts). */
+  void replayedDirtyKsets(long n) {
+    headLock.lock();
+    try {
+      appendedKsets = n;
+    } finally {
+      headLock.unlock();
+    }
+  }
+
   /** Remembers that a segment holds ksets (replay), for status. */
   void noteKsetSegment(int segId) {
     ksetSegments.add(segId);
@@ -176,6 +197,7 @@ final class KeyLog {
       media.write(at, buf.asSlice(0, size));
       media.persist(at, size);
       head = new LogPos(head.segId(), head.off() + size);
+      appendedKsets++;
       publishedHead = head;
     } finally {
       headLock.unlock();

@@ -24,6 +24,8 @@ final class KsetBuffer {
   private long firstKeyNanos;
   /** Whether a delayed close of this kset is scheduled (under {@link #lock}). */
   boolean flushScheduled;
+  /** Which delayed close is current; an older scheduled one finds a different value and ends. */
+  long flushToken;
 
   KsetBuffer(KeyLog log) {
     this.log = log;

@@ -62,6 +62,7 @@ final class Replay {
     long stale = 0;
     long bad = 0;
     long dirtyBytes = 0;
+    long dirtyKsets = 0;
     while (true) {
       long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());
       if (available < Layout.KSET_HEADER_SIZE) {
@@ -84,6 +85,9 @@ final class Replay {
         segments.map().markUsed(next);
         log.noteKsetSegment(next);
       } else {
+        if (sawDirtyTail) {
+          dirtyKsets++;
+        }
         for (KeyRecord k : kset.keys()) {
           keys++;
           if (!plausible(engine, k)) {
@@ -153,6 +157,7 @@ final class Replay {
           + log.keyTail() + " and key_head " + pos + " (crafted or corrupt cache image?); run 'pcache check'");
     }
     log.setHead(pos);
+    log.replayedDirtyKsets(dirtyKsets);
     engine.stats.dirtyBytes.add(dirtyBytes);
     return new CacheEngine.ReplayReport(ksets, keys, stale, bad, System.nanoTime() - start, formatted);
   }

@@ -49,6 +49,10 @@ public final class Writeback {
   private volatile boolean stopping;
   private volatile long rateBytesPerSecond;
   private volatile String lastError;
+  /** Ksets passed since the engine opened (see {@link KeyLog#appendedKsets}); written by the worker only. */
+  private volatile long passedKsets;
+  /** Dirty key bytes passed since the engine opened (before coalescing); written by the worker only. */
+  private volatile long passedDirtyBytes;
   private Thread thread;
   private final MemorySegment zeros;
 
@@ -98,6 +102,20 @@ public final class Writeback {
 
   public long rate() {
     return rateBytesPerSecond;
+  }
+
+  /**
+   * Ksets written back since the engine opened (LAST ksets not counted). Together with {@link
+   * CacheEngine#drainMark} it tells when everything logged before a point in time is on the
+   * backing device, even while new writes keep coming.
+   */
+  public long passedKsets() {
+    return passedKsets;
+  }
+
+  /** Dirty bytes written back since the engine opened, counted per key before coalescing (as {@code dirty_bytes}). */
+  public long passedDirtyBytes() {
+    return passedDirtyBytes;
   }
 
   /** The last error writeback met, or null. */
@@ -265,6 +283,8 @@ public final class Writeback {
           + " keeps its older data there (data lost)");
     }
     engine.log.writeDirtyTail(pos);
+    passedDirtyBytes += dirtyPassed;
+    passedKsets += ksets;
     engine.stats.dirtyBytes.add(-dirtyPassed);
     engine.stats.writebackKsets.add(ksets);
     engine.stats.writebackKeys.add(batch.size());

@@ -47,7 +47,7 @@ class MainTest {
   @Test
   void helpListsEveryCommand() {
     assertEquals(0, run(Map.of(), "--help"));
-    for (String c : new String[] {"run", "format", "status", "check", "drain", "plugins", "config"}) {
+    for (String c : new String[] {"run", "format", "status", "ctl", "check", "drain", "plugins", "config"}) {
       assertTrue(out().contains("\n  " + c + " "), c);
     }
     assertEquals(2, run(Map.of()));
