@@ -27,6 +27,11 @@ public final class ControlClient implements AutoCloseable {
 
   /** Replies may be longer than requests (status lists every counter, but each on its own line). */
   private static final int MAX_REPLY_LINE = 64 * 1024;
+  /**
+   * How long a reply line may take. The server answers status and ctl at once and sends a drain's
+   * progress several times a second, so a silent minute means a hung pcache, not a slow one.
+   */
+  static final long REPLY_TIMEOUT_MILLIS = 60_000;
 
   private final Path path;
   private final SocketChannel channel;
@@ -54,9 +59,14 @@ public final class ControlClient implements AutoCloseable {
     OK, INVALID, ERROR
   }
 
-  private ControlClient(Path path, SocketChannel channel) {
+  private final java.nio.channels.Selector selector;
+
+  private ControlClient(Path path, SocketChannel channel) throws IOException {
     this.path = path;
     this.channel = channel;
+    channel.configureBlocking(false);
+    this.selector = java.nio.channels.Selector.open();
+    channel.register(selector, java.nio.channels.SelectionKey.OP_READ);
   }
 
   /**
@@ -136,7 +146,9 @@ public final class ControlClient implements AutoCloseable {
     }
     ByteBuffer out = ByteBuffer.wrap((request + "\n").getBytes(StandardCharsets.UTF_8));
     while (out.hasRemaining()) {
-      channel.write(out);
+      if (channel.write(out) == 0) {
+        Thread.onSpinWait(); // a request is one short line: the socket buffer takes it at once
+      }
     }
     while (true) {
       String line = nextLine();
@@ -163,8 +175,17 @@ public final class ControlClient implements AutoCloseable {
   private String nextLine() throws IOException {
     while (pending.isEmpty()) {
       in.clear();
-      if (channel.read(in) < 0) {
+      int n = channel.read(in);
+      if (n < 0) {
         return null;
+      }
+      if (n == 0) {
+        selector.selectedKeys().clear();
+        if (selector.select(REPLY_TIMEOUT_MILLIS) == 0) {
+          throw new IOException("no answer on the control socket " + path + " for " + REPLY_TIMEOUT_MILLIS / 1000
+              + " s: the running pcache seems hung (look at its log; 'kill -QUIT' prints its threads)");
+        }
+        continue;
       }
       in.flip();
       try {
@@ -178,6 +199,8 @@ public final class ControlClient implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    channel.close();
+    try (selector) {
+      channel.close();
+    }
   }
 }
