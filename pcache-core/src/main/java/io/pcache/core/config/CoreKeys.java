@@ -26,6 +26,8 @@ public final class CoreKeys {
   public static final String WRITEBACK_IN_FLIGHT = "writeback.in-flight";
   public static final String WRITEBACK_RATE = "writeback.rate";
   public static final String GC_INTERVAL = "gc.interval";
+  public static final String METRICS_JMX = "metrics.jmx";
+  public static final String METRICS_PROMETHEUS_LISTEN = "metrics.prometheus.listen";
 
   /** dm-pcache refuses cache devices smaller than 512 MiB (PCACHE_CACHE_DEV_SIZE_MIN). */
   public static final long MIN_CACHE_SIZE = 512L << 20;
@@ -59,6 +61,11 @@ public final class CoreKeys {
         ConfigKey.integer(WRITEBACK_IN_FLIGHT, 64, 1, 4096, "Backing-device writes writeback keeps in flight."),
         ConfigKey.size(WRITEBACK_RATE, "0", 0, Long.MAX_VALUE,
             "Writeback rate limit in bytes per second (for example 100M); 0 for no limit."),
-        ConfigKey.duration(GC_INTERVAL, "1s", "How often GC looks at the cache when nothing else wakes it (dm-pcache: 5 s)."));
+        ConfigKey.duration(GC_INTERVAL, "1s", "How often GC looks at the cache when nothing else wakes it (dm-pcache: 5 s)."),
+        ConfigKey.bool(METRICS_JMX, true,
+            "Register pcache's MBeans (io.pcache:type=Cache|Frontend|Device) with the JVM's platform MBean server."),
+        ConfigKey.string(METRICS_PROMETHEUS_LISTEN, "",
+            "Serve Prometheus metrics at http://ADDRESS/metrics: a port (binds 127.0.0.1) or host:port; empty for off."
+                + " No TLS, no authentication: bind a non-loopback address only on a trusted network."));
   }
 }
