@@ -50,6 +50,48 @@ public class MetricsBenchmark {
   CacheEngine engine;
   BlockDevice metered;
   final LatencyHistogram histogram = new LatencyHistogram();
+  static final BlockDevice NOOP = new BlockDevice() {
+    @Override
+    public String name() {
+      return "noop";
+    }
+
+    @Override
+    public long size() {
+      return BACKING;
+    }
+
+    @Override
+    public int logicalBlockSize() {
+      return 512;
+    }
+
+    @Override
+    public int physicalBlockSize() {
+      return 4096;
+    }
+
+    @Override
+    public java.util.Set<Feature> features() {
+      return java.util.Set.of();
+    }
+
+    @Override
+    public void read(long offset, MemorySegment dst) {}
+
+    @Override
+    public void write(long offset, MemorySegment src, boolean fua) {}
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void discard(long offset, long length) {}
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean fua) {}
+  };
+  final BlockDevice meteredNoop = new MeteredBlockDevice(NOOP);
 
   @Setup(Level.Trial)
   public void setUp() throws Exception {
@@ -102,6 +144,17 @@ public class MetricsBenchmark {
   @Benchmark
   public void writeMetered(ThreadState t) throws Exception {
     metered.write(t.writeOffset(), t.buf, false);
+  }
+
+  /** The wrapper alone, around a device that does nothing: what metering adds to any request. */
+  @Benchmark
+  public void noopReadBare(ThreadState t) throws Exception {
+    NOOP.read(t.readOffset(), t.buf);
+  }
+
+  @Benchmark
+  public void noopReadMetered(ThreadState t) throws Exception {
+    meteredNoop.read(t.readOffset(), t.buf);
   }
 
   @Benchmark

@@ -22,10 +22,14 @@ import java.util.concurrent.atomic.LongAdder;
  * stripes. A {@link #snapshot} is not atomic (a concurrent record may be in the buckets but not yet
  * in the sum); its count is the sum of its buckets, so exported histograms stay self-consistent.
  *
- * <p>Cost, measured with JMH ({@code pcache-benchmarks}, {@code MetricsBenchmark}) on the 2-core
- * build machine under load: {@code record} 6 to 9 ns from one thread; a metered 4 KiB engine write
- * (two {@code System.nanoTime()} calls, the record, a byte count) costs about 50 ns more than an
- * unmetered one, against 2 to 5 µs for the write itself (1 to 2 %).
+ * <p>Cost, measured with JMH ({@code MetricsBenchmark} in pcache-benchmarks, one thread, on the
+ * 2-core build VM at load average 8 to 13): {@code record} 23 to 31 ns including the benchmark's
+ * random number. A metered request ({@link MeteredBlockDevice} around a device that does nothing)
+ * costs 160 to 230 ns more than a bare one, nearly all of it the two {@link System#nanoTime()}
+ * calls, which take 50 to 100 ns each on this VM (about 20 ns on bare metal with a TSC clock).
+ * Against the 60 to 70 µs of an NBD request at depth 1 on the same machine that is 0.3 %; against
+ * a bare engine read hit (0.65 to 1.6 µs, no front-end) it would be 15 to 30 %, which is why
+ * accesses to the cache media are counted but not timed.
  */
 public final class LatencyHistogram {
 

@@ -13,7 +13,8 @@ import java.util.Set;
  * unchanged.
  *
  * <p>Cost per request: two {@link System#nanoTime()} calls and three {@link
- * java.util.concurrent.atomic.LongAdder} adds; no lock. See {@link LatencyHistogram} for numbers.
+ * java.util.concurrent.atomic.LongAdder} adds, no lock: 160 to 230 ns on the build VM, about 0.3 %
+ * of an NBD request. See {@link LatencyHistogram} for the measurement.
  */
 public final class MeteredBlockDevice implements BlockDevice {
 
