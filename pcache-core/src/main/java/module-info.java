@@ -11,6 +11,10 @@ module io.pcache.core {
   requires jakarta.inject;
   requires org.apache.commons.configuration2;
   requires java.logging;
+  requires java.management;
+  requires jdk.httpserver;
+  requires org.slf4j;
+  requires jul.to.slf4j;
 
   uses io.pcache.api.media.MediaProvider;
   uses io.pcache.api.backing.BackingProvider;

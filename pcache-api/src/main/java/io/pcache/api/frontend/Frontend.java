@@ -2,6 +2,7 @@ package io.pcache.api.frontend;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Serves one {@link io.pcache.api.BlockDevice} to users: an NBD server, a ublk device, ...
@@ -26,6 +27,22 @@ public interface Frontend extends AutoCloseable {
    * {@code nbd://127.0.0.1:10809/pcache} or {@code /dev/ublkb0}.
    */
   List<String> endpoints();
+
+  /**
+   * What this front-end counts, for monitoring (pcache exports it over JMX as {@code
+   * io.pcache:type=Frontend} and to Prometheus as {@code pcache_frontend_*}): connections,
+   * queues, requests, errors. Requests, bytes and latencies per operation are measured by pcache
+   * on the device it hands to {@link FrontendProvider#create}, so a front-end need not count them.
+   *
+   * <p>Contract: keys are {@code lower_snake_case}; a key ending in {@code _total} is a counter
+   * that never decreases while the front-end lives, any other key is a gauge (a value now). Every
+   * call returns the same keys, from {@link #start()} on. Called from any thread, at any time
+   * (also before {@code start} and after {@code close}); it must be cheap (read counters, no I/O,
+   * no lock held by the I/O path). The default reports nothing.
+   */
+  default Map<String, Long> metrics() {
+    return Map.of();
+  }
 
   /** Stops serving; see the class comment. Idempotent. */
   @Override

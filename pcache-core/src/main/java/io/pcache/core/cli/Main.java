@@ -68,6 +68,7 @@ public final class Main {
 
   public static void main(String[] args) {
     configureGuice();
+    io.pcache.core.logging.Logging.install();
     Main main = new Main(home(), System.getenv(), Path.of("").toAbsolutePath(), new Output(System.out, System.err));
     int status = main.execute(args);
     System.out.flush();

@@ -9,7 +9,9 @@ import io.pcache.core.config.CoreKeys;
 import io.pcache.core.control.ControlServer;
 import io.pcache.core.engine.CacheEngine;
 import io.pcache.core.inject.Devices;
+import io.pcache.core.metrics.Metrics;
 import io.pcache.core.plugin.PluginRegistry;
+import io.pcache.core.systemd.SdNotify;
 import jakarta.inject.Inject;
 import java.util.concurrent.CountDownLatch;
 
@@ -40,11 +42,12 @@ public final class RunCommand implements Command {
     frontendProvider.unavailableReason().ifPresent(reason -> {
       throw new IllegalStateException("front-end " + frontendProvider.name() + " cannot run here: " + reason);
     });
-    CacheMedia media = devices.openMedia(true, false);
+    Metrics metrics = Metrics.create(config);
+    CacheMedia media = metrics.meter(devices.openMedia(true, false));
     BackingDevice backing;
     CacheEngine engine;
     try {
-      backing = devices.openBacking(true, false);
+      backing = metrics.meter(devices.openBacking(true, false));
     } catch (Exception e) {
       media.close();
       throw e;
@@ -69,9 +72,10 @@ public final class RunCommand implements Command {
       media.close();
       throw e;
     }
-    Frontend frontend = frontendProvider.create(engine, config);
+    Frontend frontend = frontendProvider.create(metrics.meter(engine), config);
     CountDownLatch stopped = new CountDownLatch(1);
     Thread shutdown = Thread.ofPlatform().name("pcache-shutdown").unstarted(() -> {
+      SdNotify.notify("STOPPING=1");
       LOG.log(System.Logger.Level.INFO, "shutting down: stopping the front-end, closing ksets, flushing "
           + backing.name());
       control.ifPresent(ControlServer::close);
@@ -80,6 +84,7 @@ public final class RunCommand implements Command {
       } catch (Exception e) {
         LOG.log(System.Logger.Level.WARNING, "front-end stop: " + e.getMessage());
       }
+      metrics.close();
       try {
         engine.close();
       } catch (Exception e) {
@@ -96,9 +101,11 @@ public final class RunCommand implements Command {
       stopped.countDown();
     });
     Runtime.getRuntime().addShutdownHook(shutdown);
+    metrics.start(frontend, frontendProvider.name());
     frontend.start();
     LOG.log(System.Logger.Level.INFO, "serving " + engine.name() + " (" + engine.size() + " bytes) via "
         + frontendProvider.name() + ": " + String.join(", ", frontend.endpoints()));
+    SdNotify.notify("READY=1\nSTATUS=serving " + String.join(", ", frontend.endpoints()));
     stopped.await();
     return 0;
   }

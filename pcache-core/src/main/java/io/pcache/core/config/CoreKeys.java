@@ -27,6 +27,8 @@ public final class CoreKeys {
   public static final String WRITEBACK_RATE = "writeback.rate";
   public static final String GC_INTERVAL = "gc.interval";
   public static final String CONTROL_SOCKET = "control.socket";
+  public static final String METRICS_JMX = "metrics.jmx";
+  public static final String METRICS_PROMETHEUS_LISTEN = "metrics.prometheus.listen";
 
   /** dm-pcache refuses cache devices smaller than 512 MiB (PCACHE_CACHE_DEV_SIZE_MIN). */
   public static final long MIN_CACHE_SIZE = 512L << 20;
@@ -62,6 +64,11 @@ public final class CoreKeys {
             "Writeback rate limit in bytes per second (for example 100M); 0 for no limit."),
         ConfigKey.duration(GC_INTERVAL, "1s", "How often GC looks at the cache when nothing else wakes it (dm-pcache: 5 s)."),
         ConfigKey.path(CONTROL_SOCKET, "${data.dir}/pcache.sock",
-            "Unix socket through which 'pcache status', 'pcache ctl' and 'pcache drain' reach a running pcache (owner-only, mode 0600); empty turns it off."));
+            "Unix socket through which 'pcache status', 'pcache ctl' and 'pcache drain' reach a running pcache (owner-only, mode 0600); empty turns it off."),
+        ConfigKey.bool(METRICS_JMX, true,
+            "Register pcache's MBeans (io.pcache:type=Cache|Frontend|Device) with the JVM's platform MBean server."),
+        ConfigKey.string(METRICS_PROMETHEUS_LISTEN, "",
+            "Serve Prometheus metrics at http://ADDRESS/metrics: a port (binds 127.0.0.1) or host:port; empty for off."
+                + " No TLS, no authentication: bind a non-loopback address only on a trusted network."));
   }
 }

@@ -92,6 +92,7 @@ final class NbdServer implements Frontend {
   private final BufferPool pool = new BufferPool();
   private final Map<NbdConnection, Thread> connections = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
+  private final AtomicLong refused = new AtomicLong();
   private final List<ServerSocketChannel> listeners = new ArrayList<>();
   private final List<Thread> acceptors = new ArrayList<>();
   private final List<String> endpoints = new ArrayList<>();
@@ -269,6 +270,7 @@ final class NbdServer implements Frontend {
       if (connections.size() >= settings.maxConnections()) {
         LOG.log(System.Logger.Level.WARNING, "NBD: refusing " + peer + ": " + settings.maxConnections()
             + " connections already open (" + NbdSettings.MAX_CONNECTIONS + ")");
+        refused.incrementAndGet();
         closeQuietly(ch);
         return;
       }
@@ -302,6 +304,13 @@ final class NbdServer implements Frontend {
   /** Called by a connection when it has finished. */
   void closed(NbdConnection c) {
     connections.remove(c);
+  }
+
+  /** Connections open now, accepted since start, and refused because {@code nbd.max-connections} were open. */
+  @Override
+  public Map<String, Long> metrics() {
+    return Map.of("connections_open", (long) connections.size(), "connections_total", ids.get(),
+        "connections_refused_total", refused.get());
   }
 
   @Override

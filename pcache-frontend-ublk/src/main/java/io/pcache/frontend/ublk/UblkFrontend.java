@@ -12,6 +12,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -77,6 +78,9 @@ final class UblkFrontend implements Frontend {
   private boolean started;
   private boolean closed;
   private volatile List<String> endpoints = List.of();
+  /** For {@link #metrics()}, which must not wait for the lock {@link #start()} holds. */
+  private volatile List<UblkQueue> liveQueues = List.of();
+  private volatile IoDispatcher liveDispatcher;
 
   UblkFrontend(BlockDevice device, UblkSettings settings, UblkSys sys) {
     this.device = device;
@@ -242,6 +246,7 @@ final class UblkFrontend implements Frontend {
     int page = sys.pageSize();
     arena = Arena.ofShared();
     IoDispatcher dispatcher = new IoDispatcher(device);
+    liveDispatcher = dispatcher;
     String name = "ublk" + devId;
     for (int q = 0; q < nrQueues; q++) {
       long length = Uapi.descriptorLength(depth, page);
@@ -260,6 +265,7 @@ final class UblkFrontend implements Frontend {
       queues.add(queue);
       queue.start(name);
     }
+    liveQueues = List.copyOf(queues);
     for (UblkQueue queue : queues) {
       try {
         queue.ready().get(QUEUE_READY_TIMEOUT_MS, TimeUnit.MILLISECONDS);
@@ -299,6 +305,18 @@ final class UblkFrontend implements Frontend {
   @Override
   public List<String> endpoints() {
     return endpoints;
+  }
+
+  /** Hardware queues, requests served over every queue, and requests answered with an error. */
+  @Override
+  public Map<String, Long> metrics() {
+    long served = 0;
+    for (UblkQueue q : liveQueues) {
+      served += q.requests();
+    }
+    IoDispatcher d = liveDispatcher;
+    return Map.of("queues", (long) liveQueues.size(), "requests_total", served, "errors_total",
+        d == null ? 0 : d.errors());
   }
 
   /** Requests served so far, over every queue. */
