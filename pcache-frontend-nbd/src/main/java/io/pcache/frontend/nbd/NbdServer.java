@@ -28,7 +28,7 @@ import javax.net.ssl.SSLContext;
 
 /**
  * The NBD server: listens on TCP and/or Unix sockets and serves one or more {@link Export}s, each
- * connection on a virtual thread ({@link NbdConnection}).
+ * connection on a thread of its own ({@link NbdConnection}).
  *
  * <p>{@link #close()} stops accepting; answers requests that arrive from then on with ESHUTDOWN
  * (the specification's "the server is shutting down", on which a client must disconnect) and
@@ -40,8 +40,9 @@ import javax.net.ssl.SSLContext;
  *
  * <h2>Implementation notes</h2>
  *
- * <p>Threads: one virtual thread per listener (accept), one per connection (the reader loop), one
- * per request (run and reply), one watchdog that drops clients stuck in the handshake for {@link
+ * <p>Threads: one virtual thread per listener (accept), one platform thread per connection (the
+ * reader loop, which also runs quick requests), one virtual thread per request that may block
+ * (run and reply), one watchdog that drops clients stuck in the handshake for {@link
  * #HANDSHAKE_TIMEOUT}. Nothing is pooled but buffers ({@link BufferPool}); replies ready together
  * leave in one gathering write ({@link ReplyWriter}).
  *
@@ -274,7 +275,7 @@ final class NbdServer implements Frontend {
       }
       long id = ids.incrementAndGet();
       NbdConnection c = new NbdConnection(this, id, peer, new PlainTransport(ch));
-      Thread t = Thread.ofVirtual().name("nbd-conn-" + id).unstarted(c);
+      Thread t = Thread.ofPlatform().daemon().name("nbd-conn-" + id).unstarted(c);
       connections.put(c, t);
       t.start();
     }

@@ -13,7 +13,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>A request thread {@linkplain #send queues} its reply and, if no other thread is writing,
  * becomes the writer: it drains the queue in batches until it is empty, then leaves. A thread that
- * finds a writer at work returns at once; its reply goes out with the next batch. Each reply's
+ * finds a writer at work returns at once; its reply goes out with the next batch. The connection's
+ * reader, which answers quick requests itself, {@linkplain #queue queues} their replies and
+ * {@linkplain #flush flushes} them once before it next waits for input, so that a burst of
+ * pipelined requests is answered with one write. Each reply's
  * {@code done} callback runs once its bytes were handed to the transport (or dropped because the
  * connection broke), which is when its buffers may be reused and its in-flight slot freed.
  *
@@ -57,6 +60,21 @@ final class ReplyWriter {
    */
   void send(Runnable done, ByteBuffer... buffers) {
     queue.add(new Pending(buffers, done));
+    drain();
+  }
+
+  /**
+   * Queues a reply without writing it: it leaves with the next {@link #flush}, or earlier with the
+   * batch of a thread that is writing anyway.
+   *
+   * @param done runs exactly once, after the reply was written or dropped
+   */
+  void queue(Runnable done, ByteBuffer... buffers) {
+    queue.add(new Pending(buffers, done));
+  }
+
+  /** Writes every queued reply; returns at once if another thread is writing (it takes them along). */
+  void flush() {
     drain();
   }
 
