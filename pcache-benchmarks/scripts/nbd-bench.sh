@@ -12,7 +12,10 @@
 # Needs: a built distribution (./mvnw -B -q install -DskipTests), fio, nbdkit, python3.
 # pcache's cache media is a tmpfs file (emulated persistent memory); every backing image is a
 # sparse file on the disk (/var/tmp). Each case runs REPEATS times (default 3); the table shows
-# medians. The machine is noisy: compare the ratios, not the absolute numbers.
+# medians. Before each case the script waits until the server is idle (under 5 % of a CPU for a
+# second), so that pcache's writeback of the prefill or of the previous case runs before, not
+# during, the measurement; within a write case it runs as it would. The machine is noisy: compare
+# the ratios, not the absolute numbers.
 set -euo pipefail
 RUNTIME=${1:-10}
 REPEATS=${2:-3}
@@ -72,6 +75,25 @@ pct = d["clat_ns"]["percentile"]
 print("%.0f %.1f %.1f" % (d["iops"], pct["50.000000"] / 1000, pct["99.000000"] / 1000))'
 }
 
+cpu_ticks() { # CPU ticks used so far by the server and its children
+  local total=0 p
+  for p in $SERVER_PID $(pgrep -P "$SERVER_PID"); do
+    [[ -r /proc/$p/stat ]] && total=$((total + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
+settle() { # waits (60 s at most) until the server used under 5 % of a CPU for a second
+  local before after
+  for _ in $(seq 60); do
+    before=$(cpu_ticks)
+    sleep 1
+    after=$(cpu_ticks)
+    (( (after - before) * 100 < 5 * $(getconf CLK_TCK) )) && return 0
+  done
+  echo "$1: still busy after 60 s" >&2
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A RESULT
@@ -87,6 +109,7 @@ for server in "${SERVERS[@]}"; do
     extra=()
     rw=$workload
     if [[ $workload == randwrite-flush ]]; then rw=randwrite; extra=(--fsync=1); fi
+    settle "$server"  # writeback of the prefill or of the previous case is not charged to this one
     iops=(); p50=(); p99=()
     for _ in $(seq "$REPEATS"); do
       read -r i a b < <(fio_run "$rw" "$qd" "${extra[@]}")

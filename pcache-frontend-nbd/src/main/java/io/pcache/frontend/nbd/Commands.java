@@ -11,6 +11,8 @@ import java.nio.ByteBuffer;
 /**
  * Runs transmission requests against the export's {@link BlockDevice} and encodes the replies:
  * first {@link #check} (a pure function of the request and the session), then the device call.
+ * {@link #tryServe} runs a request only if that is quick (the device's {@code try} variants), for
+ * the connection's reader; {@link #serve} runs any request, on a thread that may block.
  *
  * <h2>Errors</h2>
  *

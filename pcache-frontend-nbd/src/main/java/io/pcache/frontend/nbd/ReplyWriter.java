@@ -46,6 +46,9 @@ final class ReplyWriter {
   private final Failure failure;
   private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean writing = new AtomicBoolean();
+  /** The writer's scratch lists, reused (one writer at a time; {@link #writing} hands them over). */
+  private final List<Pending> batch = new ArrayList<>(MAX_BATCH);
+  private final List<ByteBuffer> buffers = new ArrayList<>(2 * MAX_BATCH);
   private volatile boolean broken;
 
   ReplyWriter(Transport transport, Failure failure) {
@@ -92,9 +95,11 @@ final class ReplyWriter {
   }
 
   private void writeBatches() {
-    List<Pending> batch = new ArrayList<>(MAX_BATCH);
-    List<ByteBuffer> buffers = new ArrayList<>(2 * MAX_BATCH);
+    List<Pending> batch = this.batch;
+    List<ByteBuffer> buffers = this.buffers;
     while (true) {
+      batch.clear(); // empty unless an unexpected exception left the last batch (the connection is dropped then)
+      buffers.clear();
       long bytes = 0;
       Pending p;
       while (batch.size() < MAX_BATCH && (bytes < MAX_BATCH_BYTES || batch.isEmpty()) && (p = queue.poll()) != null) {
@@ -123,8 +128,6 @@ final class ReplyWriter {
               "NBD reply completion failed", e);
         }
       }
-      batch.clear();
-      buffers.clear();
     }
   }
 
