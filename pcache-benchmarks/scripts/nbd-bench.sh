@@ -6,10 +6,16 @@
 #
 #   pcache-benchmarks/scripts/nbd-bench.sh [RUNTIME_SECONDS] [REPEATS]   > results.md
 #
+# NBD_BENCH_SERVERS="nbdkit-memory pcache" runs only those servers (the first is the reference the
+# ratios are computed against; keep nbdkit-memory first).
+#
 # Needs: a built distribution (./mvnw -B -q install -DskipTests), fio, nbdkit, python3.
 # pcache's cache media is a tmpfs file (emulated persistent memory); every backing image is a
 # sparse file on the disk (/var/tmp). Each case runs REPEATS times (default 3); the table shows
-# medians. The machine is noisy: compare the ratios, not the absolute numbers.
+# medians. Before each case the script waits until the server is idle (under 5 % of a CPU for a
+# second), so that pcache's writeback of the prefill or of the previous case runs before, not
+# during, the measurement; within a write case it runs as it would. The machine is noisy: compare
+# the ratios, not the absolute numbers.
 set -euo pipefail
 RUNTIME=${1:-10}
 REPEATS=${2:-3}
@@ -69,10 +75,29 @@ pct = d["clat_ns"]["percentile"]
 print("%.0f %.1f %.1f" % (d["iops"], pct["50.000000"] / 1000, pct["99.000000"] / 1000))'
 }
 
+cpu_ticks() { # CPU ticks used so far by the server and its children
+  local total=0 p
+  for p in $SERVER_PID $(pgrep -P "$SERVER_PID"); do
+    [[ -r /proc/$p/stat ]] && total=$((total + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
+settle() { # waits (60 s at most) until the server used under 5 % of a CPU for a second
+  local before after
+  for _ in $(seq 60); do
+    before=$(cpu_ticks)
+    sleep 1
+    after=$(cpu_ticks)
+    (( (after - before) * 100 < 5 * $(getconf CLK_TCK) )) && return 0
+  done
+  echo "$1: still busy after 60 s" >&2
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A RESULT
-SERVERS=(nbdkit-memory pcache nbdkit-file nbdkit-file-cache)
+read -r -a SERVERS <<<"${NBD_BENCH_SERVERS:-nbdkit-memory pcache nbdkit-file nbdkit-file-cache}"
 CASES=("randread 1" "randread 32" "randwrite 1" "randwrite 32" "randwrite-flush 1" "randwrite-flush 32")
 for server in "${SERVERS[@]}"; do
   start "$server"
@@ -84,6 +109,7 @@ for server in "${SERVERS[@]}"; do
     extra=()
     rw=$workload
     if [[ $workload == randwrite-flush ]]; then rw=randwrite; extra=(--fsync=1); fi
+    settle "$server"  # writeback of the prefill or of the previous case is not charged to this one
     iops=(); p50=(); p99=()
     for _ in $(seq "$REPEATS"); do
       read -r i a b < <(fio_run "$rw" "$qd" "${extra[@]}")
@@ -95,15 +121,16 @@ for server in "${SERVERS[@]}"; do
   stop
 done
 
-echo "| workload | QD | server | IOPS | p50 µs | p99 µs | IOPS vs nbdkit memory | p50 vs nbdkit memory |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| workload | QD | server | IOPS | p50 µs | p99 µs | IOPS vs nbdkit memory | p50 vs nbdkit memory | p99 vs nbdkit memory |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for c in "${CASES[@]}"; do
   read -r workload qd <<<"$c"
-  read -r mi mp50 _ <<<"${RESULT[nbdkit-memory,$c]}"
+  read -r mi mp50 mp99 <<<"${RESULT[nbdkit-memory,$c]}"
   for server in "${SERVERS[@]}"; do
     read -r i p50 p99 <<<"${RESULT[$server,$c]}"
     ratio=$(python3 -c "print('%.2f' % ($i / $mi if $mi else 0))")
     lat=$(python3 -c "print('%.2f' % ($p50 / $mp50 if $mp50 else 0))")
-    echo "| $workload | $qd | $server | $i | $p50 | $p99 | ${ratio}x | ${lat}x |"
+    lat99=$(python3 -c "print('%.2f' % ($p99 / $mp99 if $mp99 else 0))")
+    echo "| $workload | $qd | $server | $i | $p50 | $p99 | ${ratio}x | ${lat}x | ${lat99}x |"
   done
 done

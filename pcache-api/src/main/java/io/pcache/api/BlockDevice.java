@@ -85,6 +85,42 @@ public interface BlockDevice {
    */
   void writeZeroes(long offset, long length, boolean fua) throws BlockIOException;
 
+  /**
+   * Reads like {@link #read} if that is quick: the whole range is served from memory, with no
+   * backing-device I/O and no wait for another request. Returns false when it is not (or the device
+   * cannot tell); {@code dst} then holds unspecified bytes and the caller calls {@link #read}.
+   *
+   * <p>The {@code try} methods are for front-ends that run quick requests right on the thread that
+   * reads them from the client and hand only the others to threads that may block: a request that
+   * completes in microseconds is not worth a thread hand-off, but one that waits must not hold up
+   * the requests behind it. They may still take a lock for a moment (as the blocking variants do),
+   * never across I/O. Errors are thrown as by the blocking variant. The defaults return false.
+   */
+  default boolean tryRead(long offset, MemorySegment dst) throws BlockIOException {
+    return false;
+  }
+
+  /**
+   * Writes like {@link #write} if that is quick: no wait for cache space and no slow persist
+   * (such as an {@code msync} to a disk). Returns false when it is not (or the device cannot
+   * tell); a prefix of the range may then have been written, and the caller calls {@link #write}
+   * for the whole range. See {@link #tryRead} for what quick means.
+   *
+   * @param fua when true, the data is durable when this method returns true
+   */
+  default boolean tryWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+    return false;
+  }
+
+  /**
+   * Flushes like {@link #flush} if that is quick (persisting is a memory fence, not a disk
+   * write). Returns false without doing anything when it is not (or the device cannot tell); the
+   * caller then calls {@link #flush}. See {@link #tryRead} for what quick means.
+   */
+  default boolean tryFlush() throws BlockIOException {
+    return false;
+  }
+
   /** Loads a range into the cache without returning it (a hint; may do nothing). */
   default void prefetch(long offset, long length) throws BlockIOException {
     BlockIOException.checkRange(name(), size(), offset, length);

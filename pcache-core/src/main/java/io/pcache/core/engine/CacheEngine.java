@@ -7,6 +7,7 @@ import io.pcache.api.backing.BackingDevice;
 import io.pcache.api.gc.CacheUsage;
 import io.pcache.api.gc.GcPolicy;
 import io.pcache.api.media.CacheMedia;
+import io.pcache.api.media.PersistenceDomain;
 import io.pcache.core.format.CacheInfo;
 import io.pcache.core.format.Crc32c;
 import io.pcache.core.format.KeyRecord;
@@ -391,6 +392,11 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   private int writePiece(long off, MemorySegment src, boolean fua) throws BlockIOException {
     int stripe = KeyIndex.stripeOf(off);
     DataHeads.Grant g = allocate(stripe, (int) src.byteSize(), off);
+    return writeGranted(off, src, fua, g);
+  }
+
+  /** Writes a prefix of one stripe piece into space already granted; returns how many bytes it took. */
+  private int writeGranted(long off, MemorySegment src, boolean fua, DataHeads.Grant g) throws BlockIOException {
     int n = g.len();
     long at = g.segment().dataOffset + g.segOff();
     MemorySegment data = src.asSlice(0, n);
@@ -777,6 +783,120 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     if (!used) {
       release(g.segment());
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Quick variants (BlockDevice.tryRead, tryWrite, tryFlush): what a front-end may run on its I/O
+  // thread. Same steps as read, write and flush, minus everything that can wait: a read must be all
+  // current hits (no backing read, no placeholder of another read's miss), a write must get space
+  // without waiting, and neither a write nor a flush may persist with msync (PAGE_CACHE media).
+  // What can still wait: a kset that fills up on a full cache when the log needs a new segment.
+
+  /** Whether a persist may be a system call that waits for a disk (msync of a page-cache file). */
+  private boolean slowPersist() {
+    return media.persistenceDomain() == PersistenceDomain.PAGE_CACHE;
+  }
+
+  @Override
+  public boolean tryRead(long offset, MemorySegment dst) throws BlockIOException {
+    long length = dst.byteSize();
+    check(offset, length);
+    enter();
+    try {
+      long pos = 0;
+      int hits = 0;
+      while (pos < length) {
+        long o = offset + pos;
+        int n = (int) (pieceEnd(o, offset + length) - o);
+        int h = tryReadPiece(o, dst.asSlice(pos, n));
+        if (h < 0) {
+          return false;
+        }
+        hits += h;
+        pos += n;
+      }
+      stats.reads.increment();
+      stats.readHits.add(hits);
+      stats.readHitBytes.add(length);
+      return true;
+    } finally {
+      exit();
+    }
+  }
+
+  /** Copies one stripe piece if all of it is current hits; returns how many, or -1 (nothing counted). */
+  private int tryReadPiece(long off, MemorySegment dst) throws BlockIOException {
+    Stripe stripe = index.stripe(off);
+    long end = off + dst.byteSize();
+    List<Part> plan = new ArrayList<>(2);
+    stripe.lock.lock();
+    try {
+      long cur = off;
+      for (CacheKey k : stripe.overlapping(off, end, this::stale)) {
+        if (k.off > cur || k.empty()) {
+          return -1; // a miss, or another read's miss in flight
+        }
+        long partEnd = Math.min(k.end(), end);
+        plan.add(new Part(cur, (int) (partEnd - cur), k, k.segId, k.segOff + (int) (cur - k.off), k.segGen, k.crc,
+            k.crcSegOff, k.crcLen, k.clean(), null));
+        cur = partEnd;
+      }
+      if (cur < end) {
+        return -1;
+      }
+    } finally {
+      stripe.lock.unlock();
+    }
+    for (Part p : plan) {
+      if (!copyHit(p, dst.asSlice(p.off() - off, p.len()), stripe)) {
+        return -1; // reclaimed meanwhile, or a clean extent that failed its CRC: read() goes to the backing
+      }
+    }
+    return plan.size();
+  }
+
+  @Override
+  public boolean tryWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+    if (fua || slowPersist()) {
+      return false; // closing a kset for FUA persists; on PAGE_CACHE media data and kset persists are msyncs
+    }
+    long length = src.byteSize();
+    check(offset, length);
+    enter();
+    try {
+      long pos = 0;
+      while (pos < length) {
+        long o = offset + pos;
+        int n = (int) (pieceEnd(o, offset + length) - o);
+        DataHeads.Grant g;
+        try {
+          g = heads.allocate(KeyIndex.stripeOf(o), n, Duration.ZERO); // no wait, not even for the head's lock
+        } catch (IOException e) {
+          throw new BlockIOException(Errno.EIO, name, o, n, "cache media error: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new BlockIOException(Errno.EIO, name, o, n, "interrupted while allocating cache space", e);
+        }
+        if (g == null) {
+          return false; // the prefix written so far is rewritten by write()
+        }
+        pos += writeGranted(o, src.asSlice(pos, n), false, g);
+      }
+      stats.writes.increment();
+      stats.writeBytes.add(length);
+      return true;
+    } finally {
+      exit();
+    }
+  }
+
+  @Override
+  public boolean tryFlush() throws BlockIOException {
+    if (slowPersist()) {
+      return false;
+    }
+    flush();
+    return true;
   }
 
   @Override

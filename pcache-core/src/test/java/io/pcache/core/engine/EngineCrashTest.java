@@ -548,7 +548,8 @@ class EngineCrashTest {
       journal(first, n, (fua ? "write FUA " : "write ") + first + "+" + n + " tag " + tag);
       boolean acked;
       try {
-        engine.write((long) first * SectorTags.SECTOR, buf.asSlice(0, (long) n * SectorTags.SECTOR), fua);
+        TryPaths.write(engine, (long) first * SectorTags.SECTOR, buf.asSlice(0, (long) n * SectorTags.SECTOR), fua,
+            (tag & 1) == 0);
         acked = !power.down();
       } catch (BlockIOException e) {
         if (!power.down()) {
@@ -616,7 +617,7 @@ class EngineCrashTest {
     void flush() throws Exception {
       journal(0, SECTORS, "flush");
       try {
-        engine.flush();
+        TryPaths.flush(engine, (nextTag & 1) == 0);
       } catch (BlockIOException e) {
         if (!power.down()) {
           throw failure("flush failed", e);
@@ -648,7 +649,7 @@ class EngineCrashTest {
       MemorySegment dst = readBuf.asSlice(0, (long) n * SectorTags.SECTOR);
       opLog.add("read " + first + "+" + n);
       try {
-        engine.read((long) first * SectorTags.SECTOR, dst);
+        TryPaths.read(engine, (long) first * SectorTags.SECTOR, dst, (first & 1) == 0);
       } catch (BlockIOException e) {
         if (!power.down()) {
           throw failure("read failed", e);

@@ -383,7 +383,7 @@ class EngineModelTest {
         boolean fua = k >= 35;
         long tag = tagFor(t, tagCounters.incrementAndGet(t));
         SectorTags.fill(buf, 0, tag, first, n);
-        engine.write(off, buf.asSlice(0, len), fua);
+        TryPaths.write(engine, off, buf.asSlice(0, len), fua, r.nextBoolean());
         java.util.Arrays.fill(ref, first, first + n, tag);
         written.addAndGet(len);
         dataWritten.addAndGet(len);
@@ -395,7 +395,7 @@ class EngineModelTest {
         written.addAndGet(len);
         count("write_zero_data");
       } else if (k < 76) {
-        engine.read(off, buf.asSlice(0, len));
+        TryPaths.read(engine, off, buf.asSlice(0, len), r.nextBoolean());
         for (int i = 0; i < n; i++) {
           long got = SectorTags.tagOf(buf, (long) i * SECTOR, first + i);
           if (got != ref[first + i]) {
@@ -407,7 +407,7 @@ class EngineModelTest {
         }
         count("read");
       } else if (k < 80) {
-        engine.flush();
+        TryPaths.flush(engine, r.nextBoolean());
         count("flush");
       } else if (k < 86) {
         engine.discard(off, len);

@@ -11,6 +11,8 @@ import java.nio.ByteBuffer;
 /**
  * Runs transmission requests against the export's {@link BlockDevice} and encodes the replies:
  * first {@link #check} (a pure function of the request and the session), then the device call.
+ * {@link #tryServe} runs a request only if that is quick (the device's {@code try} variants), for
+ * the connection's reader; {@link #serve} runs any request, on a thread that may block.
  *
  * <h2>Errors</h2>
  *
@@ -210,7 +212,7 @@ final class Commands {
     try {
       switch (h.type()) {
         case Nbd.CMD_READ -> {
-          read(h, out);
+          read(h, out, false);
           return;
         }
         case Nbd.CMD_WRITE -> {
@@ -256,32 +258,101 @@ final class Commands {
     out.send(NOTHING, NbdEncoder.simpleReply(0, h.cookie()));
   }
 
+  /**
+   * Runs a request if that is quick, for the connection's reader to run it inline: refusals,
+   * BLOCK_STATUS, requests of length 0, and reads, writes and flushes that the device can do
+   * without waiting ({@link BlockDevice#tryRead}, {@link BlockDevice#tryWrite}, {@link
+   * BlockDevice#tryFlush}). Returns true when the reply was sent (one call of {@link
+   * Replies#send}), false when nothing was sent: then the request goes to {@link #serve} on a
+   * thread that may block.
+   *
+   * @param payload the write's data (after the headroom), or null
+   */
+  boolean tryServe(Header h, Payload disposition, Buf payload, Replies out) {
+    Rejection bad = check(h, disposition);
+    if (bad != null) {
+      serve(h, disposition, payload, out); // refuses, and logs why
+      return true;
+    }
+    long offset = h.offset();
+    long length = h.length();
+    boolean fua = (h.flags() & Nbd.CMD_FLAG_FUA) != 0;
+    try {
+      switch (h.type()) {
+        case Nbd.CMD_READ -> {
+          return read(h, out, true);
+        }
+        case Nbd.CMD_WRITE -> {
+          if (length > 0 && !device.tryWrite(offset, payload.payload(length), fua)) {
+            return false;
+          }
+        }
+        case Nbd.CMD_FLUSH -> {
+          if (!device.tryFlush()) {
+            return false;
+          }
+        }
+        case Nbd.CMD_BLOCK_STATUS -> {
+          serve(h, disposition, payload, out);
+          return true;
+        }
+        default -> { // TRIM, WRITE_ZEROES, CACHE: on a worker unless there is nothing to do
+          if (length > 0) {
+            return false;
+          }
+        }
+      }
+    } catch (BlockIOException e) {
+      int error = errorFor(e.errno(), h);
+      logFailure(h, error, e);
+      sendError(out, h, error, e.getMessage());
+      return true;
+    } catch (RuntimeException e) {
+      LOG.log(System.Logger.Level.ERROR, who + ": " + h + " failed unexpectedly on " + device.name(), e);
+      sendError(out, h, Nbd.EIO, e + " on " + device.name());
+      return true;
+    }
+    out.send(NOTHING, NbdEncoder.simpleReply(0, h.cookie()));
+    return true;
+  }
+
   /** Answers a request with {@code error} without running it. */
   void refuse(Header h, int error, String message, Replies out) {
     sendError(out, h, error, message);
   }
 
-  private void read(Header h, Replies out) {
+  /**
+   * Reads and sends the reply; with {@code quick}, only if {@link BlockDevice#tryRead} can, else
+   * returns false having sent nothing.
+   */
+  private boolean read(Header h, Replies out, boolean quick) {
     long cookie = h.cookie();
     int length = (int) h.length();
     if (length == 0) {
       out.send(NOTHING, session.structured() ? NbdEncoder.noneChunk(cookie) : NbdEncoder.simpleReply(0, cookie));
-      return;
+      return true;
     }
     Buf b = pool.acquire(length);
     try {
-      device.read(h.offset(), b.payload(length));
+      if (quick) {
+        if (!device.tryRead(h.offset(), b.payload(length))) {
+          pool.release(b);
+          return false;
+        }
+      } else {
+        device.read(h.offset(), b.payload(length));
+      }
     } catch (BlockIOException e) {
       pool.release(b);
       int error = errorFor(e.errno(), h);
       logFailure(h, error, e);
       sendError(out, h, error, e.getMessage());
-      return;
+      return true;
     } catch (RuntimeException | Error e) {
       pool.release(b);
       LOG.log(System.Logger.Level.ERROR, who + ": " + h + " failed unexpectedly on " + device.name(), e);
       sendError(out, h, Nbd.EIO, e + " on " + device.name());
-      return;
+      return true;
     }
     ByteBuffer whole = b.view(0, BufferPool.HEADROOM + length);
     int at;
@@ -294,6 +365,7 @@ final class Commands {
       NbdEncoder.simpleReply(whole, at, 0, cookie);
     }
     out.send(() -> pool.release(b), whole.position(at));
+    return true;
   }
 
   /** A device error is worth a warning, except the ESHUTDOWN of every request while the engine stops. */

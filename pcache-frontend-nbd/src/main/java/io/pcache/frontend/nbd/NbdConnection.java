@@ -22,11 +22,23 @@ import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLContext;
 
 /**
- * One client connection: a blocking reader loop on its own virtual thread that feeds the {@link
- * NbdDecoder}, runs the handshake through {@link Negotiation}, then hands every request to a
- * virtual thread of its own, which runs it ({@link Commands}) and sends the reply through the
- * {@link ReplyWriter} (replies ready together leave in one gathering write). Replies therefore
- * leave in completion order, not request order.
+ * One client connection: a blocking reader loop on a platform thread of its own that feeds the
+ * {@link NbdDecoder} and runs the handshake through {@link Negotiation}. In transmission the reader
+ * runs every quick request itself ({@link Commands#tryServe}: cache hits, writes that get cache
+ * space at once, flushes that need no disk, refusals) and hands the others (backing-device reads,
+ * waits for space, flushes that msync, trims) to a virtual thread each ({@link Commands#serve}).
+ * Replies leave through the {@link ReplyWriter} in completion order, not request order: a request
+ * that waits never holds up the ones behind it. The reader holds its own replies back until it is
+ * about to wait for input, so a burst of pipelined requests is answered with one gathering write.
+ *
+ * <h2>Implementation notes</h2>
+ *
+ * <p>Measured on loopback with fio's nbd engine at queue depth 1, a request served by a virtual
+ * thread paid for two hand-offs (reader → request thread, and the wake-up of the reader's own
+ * virtual thread by the poller), about 40 µs per round trip against 18 µs for a platform thread
+ * blocked in {@code read}. Connections are few (at most {@code nbd.max-connections}), so a
+ * platform thread each is cheap; requests that may block stay on virtual threads, any number of
+ * them.
  *
  * <h2>Back-pressure</h2>
  *
@@ -82,6 +94,8 @@ final class NbdConnection implements Runnable {
   private ByteBuffer in;
   private Buf pending;
   private ReplyWriter replies;
+  /** Replies of requests the reader ran itself, queued and not yet flushed (reader thread only). */
+  private int heldReplies;
 
   NbdConnection(NbdServer server, long id, String peer, PlainTransport plain) {
     this.server = server;
@@ -131,6 +145,9 @@ final class NbdConnection implements Runnable {
       LOG.log(System.Logger.Level.ERROR, name + ": closing after an unexpected error", e);
       transport.abort();
     } finally {
+      if (replies != null) {
+        flushReplies();
+      }
       if (workers != null) {
         workers.close(); // waits until every request has been answered (or its reply failed)
       }
@@ -248,7 +265,10 @@ final class NbdConnection implements Runnable {
             cost = commands.bufferCost(h);
             admit(cost);
           }
-          dispatch(commands, workers, h, r.payload(), payload, cost);
+          Ticket ticket = new Ticket(payload, cost);
+          if (!serveQuick(commands, h, r.payload(), payload, ticket)) {
+            dispatch(commands, workers, h, r.payload(), payload, ticket);
+          }
         }
         case Malformed m -> {
           LOG.log(System.Logger.Level.WARNING, name + ": dropped: " + m.reason());
@@ -262,20 +282,36 @@ final class NbdConnection implements Runnable {
     }
   }
 
+  /**
+   * Takes a request slot and {@code cost} buffer bytes, waiting while none are free; before it
+   * waits it sends the replies it holds back (they free slots, and the client may be waiting for
+   * them before it reads further replies).
+   */
   private void admit(long cost) {
-    slots.acquireUninterruptibly();
-    if (cost > 0) {
+    if (!slots.tryAcquire()) {
+      flushReplies();
+      slots.acquireUninterruptibly();
+    }
+    if (cost > 0 && !bytes.tryAcquire((int) cost)) {
+      flushReplies();
       bytes.acquireUninterruptibly((int) cost);
     }
   }
 
-  private void dispatch(Commands commands, ExecutorService workers, Header h, Payload disposition, Buf payload,
-      long cost) {
-    inFlight.incrementAndGet();
-    boolean refuse = stopping;
-    AtomicBoolean finished = new AtomicBoolean();
-    Runnable finish = () -> {
-      if (finished.compareAndSet(false, true)) {
+  /** One request in flight: runs once its reply is written (or dropped), giving back what it held. */
+  private final class Ticket extends AtomicBoolean implements Runnable {
+    private final Buf payload;
+    private final long cost;
+
+    Ticket(Buf payload, long cost) {
+      this.payload = payload;
+      this.cost = cost;
+      inFlight.incrementAndGet();
+    }
+
+    @Override
+    public void run() {
+      if (compareAndSet(false, true)) {
         if (payload != null) {
           pool.release(payload);
         }
@@ -285,10 +321,51 @@ final class NbdConnection implements Runnable {
         inFlight.decrementAndGet();
         slots.release();
       }
-    };
+    }
+  }
+
+  /**
+   * Runs a request on the reader if it is quick ({@link Commands#tryServe}); its reply is held
+   * back until the reader is about to wait for input, or {@link ReplyWriter#MAX_BATCH} replies are
+   * held. Returns false, having done nothing, when the request must go to a worker.
+   */
+  private boolean serveQuick(Commands commands, Header h, Payload disposition, Buf payload, Ticket ticket) {
+    Commands.Replies out = (done, buffers) -> replies.queue(() -> {
+      done.run();
+      ticket.run();
+    }, buffers);
+    try {
+      if (stopping) {
+        commands.refuse(h, Nbd.ESHUTDOWN, "the server is shutting down", out);
+      } else if (!commands.tryServe(h, disposition, payload, out)) {
+        return false;
+      }
+    } catch (RuntimeException | Error e) {
+      LOG.log(System.Logger.Level.ERROR, name + ": " + h + " failed unexpectedly; dropping the connection", e);
+      transport.abort();
+      ticket.run();
+      return true;
+    }
+    if (++heldReplies >= ReplyWriter.MAX_BATCH) {
+      flushReplies();
+    }
+    return true;
+  }
+
+  /** Sends the replies of the requests the reader ran itself. */
+  private void flushReplies() {
+    if (heldReplies > 0) {
+      heldReplies = 0;
+      replies.flush();
+    }
+  }
+
+  private void dispatch(Commands commands, ExecutorService workers, Header h, Payload disposition, Buf payload,
+      Ticket ticket) {
+    boolean refuse = stopping;
     Commands.Replies out = (done, buffers) -> replies.send(() -> {
       done.run();
-      finish.run();
+      ticket.run();
     }, buffers);
     workers.execute(() -> {
       try {
@@ -300,7 +377,7 @@ final class NbdConnection implements Runnable {
       } catch (RuntimeException | Error e) {
         LOG.log(System.Logger.Level.ERROR, name + ": " + h + " failed unexpectedly; dropping the connection", e);
         transport.abort();
-        finish.run();
+        ticket.run();
       }
     });
   }
@@ -318,6 +395,9 @@ final class NbdConnection implements Runnable {
       Event ev = decoder.next(in);
       if (ev != null) {
         return ev;
+      }
+      if (replies != null) {
+        flushReplies(); // about to wait for input: answer what was run so far in one write
       }
       ByteBuffer direct = decoder.directTarget();
       int n;

@@ -28,7 +28,7 @@ import javax.net.ssl.SSLContext;
 
 /**
  * The NBD server: listens on TCP and/or Unix sockets and serves one or more {@link Export}s, each
- * connection on a virtual thread ({@link NbdConnection}).
+ * connection on a thread of its own ({@link NbdConnection}).
  *
  * <p>{@link #close()} stops accepting; answers requests that arrive from then on with ESHUTDOWN
  * (the specification's "the server is shutting down", on which a client must disconnect) and
@@ -40,38 +40,36 @@ import javax.net.ssl.SSLContext;
  *
  * <h2>Implementation notes</h2>
  *
- * <p>Threads: one virtual thread per listener (accept), one per connection (the reader loop), one
- * per request (run and reply), one watchdog that drops clients stuck in the handshake for {@link
+ * <p>Threads: one virtual thread per listener (accept), one platform thread per connection (the
+ * reader loop, which also runs quick requests), one virtual thread per request that may block
+ * (run and reply), one watchdog that drops clients stuck in the handshake for {@link
  * #HANDSHAKE_TIMEOUT}. Nothing is pooled but buffers ({@link BufferPool}); replies ready together
  * leave in one gathering write ({@link ReplyWriter}).
  *
- * <p>Measured with fio 3.33 ({@code --ioengine=nbd --bs=4k --numjobs=1 --runtime=8 --ramp_time=2
- * --lat_percentiles=1}) on loopback against the in-memory test device, on the 2-core build machine
- * while other jobs kept its load average at 6 to 8, right after the same runs against nbdkit
- * 1.32.5's memory plugin (C, platform threads: 16 per connection by default) as a baseline:
+ * <p>Measured with {@code pcache-benchmarks/scripts/nbd-bench.sh 5 3} (fio 3.33's nbd engine on
+ * loopback TCP, 4 KiB, median of 3 runs; pcache with its cache media on tmpfs, and nbdkit 1.32's
+ * memory plugin, C with 16 threads per connection, in the same run) on the shared 2-core build
+ * machine; the full table is in BENCHMARKS.md:
  *
  * <table>
- *   <caption>4 KiB requests, TCP, after an 8 s warm-up</caption>
+ *   <caption>4 KiB requests, TCP, pcache against nbdkit memory</caption>
  *   <tr><th>workload</th><th>this server</th><th>nbdkit memory</th></tr>
- *   <tr><td>randread, iodepth 1</td><td>13.8 k IOPS, p50 61 µs, p99 159 µs</td>
- *       <td>25.8 k IOPS, p50 32 µs, p99 88 µs</td></tr>
- *   <tr><td>randread, iodepth 32</td><td>43.1 k IOPS, p50 627 µs, p99 4.6 ms</td>
- *       <td>42.9 k IOPS, p50 651 µs, p99 1.4 ms</td></tr>
- *   <tr><td>randwrite, iodepth 1</td><td>14.5 k IOPS, p50 60 µs, p99 134 µs</td>
- *       <td>18.7 k IOPS, p50 37 µs, p99 161 µs</td></tr>
- *   <tr><td>randwrite, iodepth 32</td><td>48.9 k IOPS, p50 473 µs, p99 3.4 ms</td>
- *       <td>37.4 k IOPS, p50 643 µs, p99 3.7 ms</td></tr>
+ *   <tr><td>randread, iodepth 1</td><td>23.4 k IOPS, p50 8.2 µs, p99 68 µs</td>
+ *       <td>22.2 k IOPS, p50 7.8 µs, p99 99 µs</td></tr>
+ *   <tr><td>randread, iodepth 32</td><td>33.4 k IOPS</td><td>23.0 k IOPS</td></tr>
+ *   <tr><td>randwrite, iodepth 1</td><td>16.4 k IOPS, p50 24 µs, p99 461 µs</td>
+ *       <td>22.8 k IOPS, p50 19 µs, p99 76 µs</td></tr>
+ *   <tr><td>randwrite, iodepth 32</td><td>19.1 k IOPS</td><td>37.0 k IOPS</td></tr>
  * </table>
  *
- * <p>Over the Unix socket, iodepth 32 reached 56 k (read) and 41 k (write) IOPS. With many requests
- * in flight the server keeps up with nbdkit: combining replies into one write (added after a first
- * measurement) took reads at depth 32 from 22 k to 43 k IOPS. At depth 1 each request pays for
- * virtual-thread hand-offs that a platform thread does not: the socket poller wakes the reader, the
- * reader starts the request's thread. A stand-alone ping-pong on the same machine put a blocking
- * virtual-thread read at 40 to 45 µs per round trip against 18 µs for a platform thread. A reader
- * that ran the request itself when nothing else is queued (leader/follower) would save one hand-off;
- * it is not done, to keep one simple rule: the reader only reads. Numbers on an idle machine are
- * better for both servers; the ratios are what to compare.
+ * <p>Before the reader ran quick requests itself, the same script gave pcache 0.34 to 0.57 of
+ * nbdkit's IOPS and 3 to 13 times its p50 at depth 1. What is left for writes is not in this
+ * module: on the reader a cached 4 KiB write costs the engine's index insert and kset append
+ * (60 % of the reader's samples in a JFR profile), and the engine's writeback then spends about
+ * 75 µs of CPU per written block on other threads (writeback, block I/O, virtual threads), about
+ * twice what the reader spends on the request, which on two cores competes with the reader and
+ * the client. Numbers on an idle machine are better for both servers; the ratios are
+ * what to compare.
  */
 final class NbdServer implements Frontend {
 
@@ -276,7 +274,7 @@ final class NbdServer implements Frontend {
       }
       long id = ids.incrementAndGet();
       NbdConnection c = new NbdConnection(this, id, peer, new PlainTransport(ch));
-      Thread t = Thread.ofVirtual().name("nbd-conn-" + id).unstarted(c);
+      Thread t = Thread.ofPlatform().daemon().name("nbd-conn-" + id).unstarted(c);
       connections.put(c, t);
       t.start();
     }

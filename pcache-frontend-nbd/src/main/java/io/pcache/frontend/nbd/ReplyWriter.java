@@ -13,7 +13,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>A request thread {@linkplain #send queues} its reply and, if no other thread is writing,
  * becomes the writer: it drains the queue in batches until it is empty, then leaves. A thread that
- * finds a writer at work returns at once; its reply goes out with the next batch. Each reply's
+ * finds a writer at work returns at once; its reply goes out with the next batch. The connection's
+ * reader, which answers quick requests itself, {@linkplain #queue queues} their replies and
+ * {@linkplain #flush flushes} them once before it next waits for input, so that a burst of
+ * pipelined requests is answered with one write. Each reply's
  * {@code done} callback runs once its bytes were handed to the transport (or dropped because the
  * connection broke), which is when its buffers may be reused and its in-flight slot freed.
  *
@@ -43,6 +46,9 @@ final class ReplyWriter {
   private final Failure failure;
   private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean writing = new AtomicBoolean();
+  /** The writer's scratch lists, reused (one writer at a time; {@link #writing} hands them over). */
+  private final List<Pending> batch = new ArrayList<>(MAX_BATCH);
+  private final List<ByteBuffer> buffers = new ArrayList<>(2 * MAX_BATCH);
   private volatile boolean broken;
 
   ReplyWriter(Transport transport, Failure failure) {
@@ -60,6 +66,21 @@ final class ReplyWriter {
     drain();
   }
 
+  /**
+   * Queues a reply without writing it: it leaves with the next {@link #flush}, or earlier with the
+   * batch of a thread that is writing anyway.
+   *
+   * @param done runs exactly once, after the reply was written or dropped
+   */
+  void queue(Runnable done, ByteBuffer... buffers) {
+    queue.add(new Pending(buffers, done));
+  }
+
+  /** Writes every queued reply; returns at once if another thread is writing (it takes them along). */
+  void flush() {
+    drain();
+  }
+
   private void drain() {
     while (!queue.isEmpty()) {
       if (!writing.compareAndSet(false, true)) {
@@ -74,9 +95,11 @@ final class ReplyWriter {
   }
 
   private void writeBatches() {
-    List<Pending> batch = new ArrayList<>(MAX_BATCH);
-    List<ByteBuffer> buffers = new ArrayList<>(2 * MAX_BATCH);
+    List<Pending> batch = this.batch;
+    List<ByteBuffer> buffers = this.buffers;
     while (true) {
+      batch.clear(); // empty unless an unexpected exception left the last batch (the connection is dropped then)
+      buffers.clear();
       long bytes = 0;
       Pending p;
       while (batch.size() < MAX_BATCH && (bytes < MAX_BATCH_BYTES || batch.isEmpty()) && (p = queue.poll()) != null) {
@@ -105,8 +128,6 @@ final class ReplyWriter {
               "NBD reply completion failed", e);
         }
       }
-      batch.clear();
-      buffers.clear();
     }
   }
 

@@ -245,6 +245,65 @@ class CommandsTest {
     assertEquals(Nbd.EINVAL, Commands.errorFor(Errno.EOVERFLOW, plain));
   }
 
+  /** Runs one request through {@link Commands#tryServe}; null when it was not quick (and sent nothing). */
+  private static byte[] tryServe(Commands c, Header h, Payload p, Buf payload) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int[] replies = new int[1];
+    boolean done = c.tryServe(h, p, payload, (finished, buffers) -> {
+      for (ByteBuffer b : buffers) {
+        byte[] a = new byte[b.remaining()];
+        b.get(a);
+        out.write(a, 0, a.length);
+      }
+      replies[0]++;
+      finished.run();
+    });
+    assertEquals(done ? 1 : 0, replies[0], "one reply when run, none when handed on");
+    return done ? out.toByteArray() : null;
+  }
+
+  @Test
+  void quickRequestsRunAtOnceAndTheOthersAreHandedOn() {
+    Commands c = commands(false, false, true);
+    Buf payload = pool.acquire(512);
+    try {
+      payload.payload(512).fill((byte) 7);
+      assertEquals(16, tryServe(c, h(0, Nbd.CMD_WRITE, 512, 512), Payload.ATTACHED, payload).length);
+      byte[] read = tryServe(c, h(0, Nbd.CMD_READ, 512, 512), Payload.NONE, null);
+      assertEquals(16 + 512, read.length);
+      assertEquals(7, read[16 + 511]);
+      assertEquals(16, tryServe(c, h(0, Nbd.CMD_FLUSH, 0, 0), Payload.NONE, null).length);
+      assertEquals(3, device.quick.get(), "read, write and flush through the device's try variants");
+      assertEquals(Nbd.EINVAL, ByteBuffer.wrap(tryServe(c, h(0, Nbd.CMD_READ, 100, 512), Payload.NONE, null))
+          .getInt(4), "a refusal is quick");
+      assertEquals(16, tryServe(c, h(0, Nbd.CMD_TRIM, 0, 0), Payload.NONE, null).length, "nothing to trim");
+      assertNull(tryServe(c, h(0, Nbd.CMD_TRIM, 0, 512), Payload.NONE, null), "a trim goes to a worker");
+      assertNull(tryServe(c, h(0, Nbd.CMD_WRITE_ZEROES, 0, 512), Payload.NONE, null));
+      assertEquals(0, device.discards.get() + device.zeroes.get(), "handed on untouched");
+
+      device.hook((op, offset, length) -> { }); // a hook: nothing is quick any more
+      assertNull(tryServe(c, h(0, Nbd.CMD_READ, 512, 512), Payload.NONE, null));
+      assertNull(tryServe(c, h(0, Nbd.CMD_WRITE, 512, 512), Payload.ATTACHED, payload));
+      assertNull(tryServe(c, h(0, Nbd.CMD_FLUSH, 0, 0), Payload.NONE, null));
+      assertEquals(3, device.quick.get());
+      device.hook(new MemoryDevice.Hook() {
+        @Override
+        public void before(String op, long offset, long length) throws BlockIOException {
+          throw new BlockIOException(Errno.EIO, "mem", offset, length, "injected");
+        }
+
+        @Override
+        public boolean quick(String op, long offset, long length) {
+          return true;
+        }
+      });
+      assertEquals(Nbd.EIO, ByteBuffer.wrap(tryServe(c, h(0, Nbd.CMD_READ, 512, 512), Payload.NONE, null))
+          .getInt(4), "an error of the quick variant is the reply");
+    } finally {
+      pool.release(payload);
+    }
+  }
+
   @Test
   void bufferCost() {
     Commands c = commands(false, false, false);

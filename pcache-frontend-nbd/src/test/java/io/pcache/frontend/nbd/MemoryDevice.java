@@ -12,6 +12,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * A thread-safe {@link BlockDevice} in native memory, for tests: 512-byte sectors, every feature by
  * default, counters for what was called, and a {@link Hook} that runs before each operation (to
  * delay it, hold it, or fail it).
+ *
+ * <p>Reads, writes and flushes are quick (the {@code try} variants do them) unless a hook is
+ * installed: then only those its {@link Hook#quick} accepts, so that a hook that holds a request
+ * never runs on the connection's reader.
  */
 final class MemoryDevice implements BlockDevice, AutoCloseable {
 
@@ -19,13 +23,28 @@ final class MemoryDevice implements BlockDevice, AutoCloseable {
   @FunctionalInterface
   interface Hook {
     void before(String op, long offset, long length) throws BlockIOException;
+
+    /** Whether the {@code try} variant may run {@code op} (then {@link #before} runs as well). */
+    default boolean quick(String op, long offset, long length) {
+      return false;
+    }
   }
+
+  private static final Hook NONE = new Hook() {
+    @Override
+    public void before(String op, long offset, long length) { }
+
+    @Override
+    public boolean quick(String op, long offset, long length) {
+      return true;
+    }
+  };
 
   private final String name;
   private final Arena arena = Arena.ofShared();
   private final MemorySegment memory;
   private final Set<Feature> features;
-  private volatile Hook hook = (op, offset, length) -> { };
+  private volatile Hook hook = NONE;
 
   final AtomicLong reads = new AtomicLong();
   final AtomicLong writes = new AtomicLong();
@@ -35,6 +54,8 @@ final class MemoryDevice implements BlockDevice, AutoCloseable {
   final AtomicLong zeroes = new AtomicLong();
   final AtomicLong fuaZeroes = new AtomicLong();
   final AtomicLong prefetches = new AtomicLong();
+  /** Requests the {@code try} variants completed. */
+  final AtomicLong quick = new AtomicLong();
 
   MemoryDevice(String name, long size) {
     this(name, size, EnumSet.allOf(Feature.class));
@@ -108,6 +129,36 @@ final class MemoryDevice implements BlockDevice, AutoCloseable {
   public void flush() throws BlockIOException {
     hook.before("flush", 0, 0);
     flushes.incrementAndGet();
+  }
+
+  @Override
+  public boolean tryRead(long offset, MemorySegment dst) throws BlockIOException {
+    if (!hook.quick("read", offset, dst.byteSize())) {
+      return false;
+    }
+    read(offset, dst);
+    quick.incrementAndGet();
+    return true;
+  }
+
+  @Override
+  public boolean tryWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+    if (!hook.quick("write", offset, src.byteSize())) {
+      return false;
+    }
+    write(offset, src, fua);
+    quick.incrementAndGet();
+    return true;
+  }
+
+  @Override
+  public boolean tryFlush() throws BlockIOException {
+    if (!hook.quick("flush", 0, 0)) {
+      return false;
+    }
+    flush();
+    quick.incrementAndGet();
+    return true;
   }
 
   @Override

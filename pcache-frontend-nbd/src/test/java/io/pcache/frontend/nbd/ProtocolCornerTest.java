@@ -188,6 +188,62 @@ class ProtocolCornerTest {
   }
 
   @Test
+  void quickRequestsRunOnTheReaderAndOvertakeASlowOne() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    device.hook(new MemoryDevice.Hook() {
+      @Override
+      public void before(String op, long offset, long length) {
+        if (op.equals("read") && offset == 0) {
+          try {
+            release.await(10, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      }
+
+      @Override
+      public boolean quick(String op, long offset, long length) {
+        return !(op.equals("read") && offset == 0);
+      }
+    });
+    byte[] data = random(new SplittableRandom(3), 512);
+    try (RawClient c = RawClient.tcp(server.port)) {
+      c.handshake("pcache", false, false);
+      c.request(0, Nbd.CMD_READ, 1, 0, 512); // held on a worker
+      c.write(0, 2, 4096, data);
+      c.request(0, Nbd.CMD_READ, 3, 4096, 512);
+      c.request(0, Nbd.CMD_FLUSH, 4, 0, 0);
+      assertEquals(2, c.simple(0).cookie());
+      Reply read = c.simple(512);
+      assertEquals(3, read.cookie());
+      assertArrayEquals(data, read.data(), "the quick read sees the quick write before it");
+      assertEquals(4, c.simple(0).cookie());
+      assertEquals(3, device.quick.get(), "write, read and flush ran on the reader");
+      release.countDown();
+      assertEquals(1, c.simple(512).cookie());
+    }
+  }
+
+  @Test
+  void repliesHeldByTheReaderDoNotStallBackPressure() throws Exception {
+    java.nio.file.Files.createDirectories(dir.resolve("one"));
+    try (TestServer one = TestServer.start(device, dir.resolve("one"), Map.of(NbdSettings.MAX_REQUESTS, "2"));
+        RawClient c = RawClient.tcp(one.port)) {
+      c.handshake("pcache", false, false);
+      int n = 200;
+      for (int i = 0; i < n; i++) {
+        c.header(0, Nbd.CMD_READ, i, (long) i * 512, 512);
+      }
+      c.out().flush(); // every request before reading any reply: the server must send as it goes
+      for (int i = 0; i < n; i++) {
+        assertEquals(i, c.simple(512).cookie(), "one reader, quick reads: in order");
+      }
+      assertEquals(n, device.quick.get());
+    }
+  }
+
+  @Test
   void hundredsOfPipelinedRequests() throws IOException {
     SplittableRandom r = Seeds.random("ProtocolCornerTest.hundredsOfPipelinedRequests");
     try (RawClient c = RawClient.tcp(server.port)) {
