@@ -42,7 +42,8 @@ import org.apache.commons.configuration2.ex.ConfigurationException;
 public final class LayeredConfig implements Config {
 
   /** Environment variables that belong to the launcher, not to the configuration. */
-  static final Set<String> RESERVED_ENV = Set.of("PCACHE_HOME", "PCACHE_JAVA_OPTS", "PCACHE_OPTS", "PCACHE_CONFIG");
+  static final Set<String> RESERVED_ENV = Set.of("PCACHE_HOME", "PCACHE_JAVA", "PCACHE_JAVA_OPTS", "PCACHE_OPTS",
+      "PCACHE_CONFIG", "PCACHE_DEBUG", "PCACHE_LOG_PATTERN");
 
   private record Layer(String source, Map<String, String> values) {}
 

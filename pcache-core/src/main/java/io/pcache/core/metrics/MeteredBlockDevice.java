@@ -136,4 +136,55 @@ public final class MeteredBlockDevice implements BlockDevice {
     }
     prefetches.done(t0, length);
   }
+
+  // The try variants are metered when they succeed; a declined attempt is not counted, since the
+  // caller then makes the blocking call, which is (so each request counts once).
+
+  @Override
+  public boolean tryRead(long offset, MemorySegment dst) throws BlockIOException {
+    long t0 = System.nanoTime();
+    boolean done;
+    try {
+      done = device.tryRead(offset, dst);
+    } catch (BlockIOException | RuntimeException | Error e) {
+      reads.failed();
+      throw e;
+    }
+    if (done) {
+      reads.done(t0, dst.byteSize());
+    }
+    return done;
+  }
+
+  @Override
+  public boolean tryWrite(long offset, MemorySegment src, boolean fua) throws BlockIOException {
+    long t0 = System.nanoTime();
+    boolean done;
+    try {
+      done = device.tryWrite(offset, src, fua);
+    } catch (BlockIOException | RuntimeException | Error e) {
+      writes.failed();
+      throw e;
+    }
+    if (done) {
+      writes.done(t0, src.byteSize());
+    }
+    return done;
+  }
+
+  @Override
+  public boolean tryFlush() throws BlockIOException {
+    long t0 = System.nanoTime();
+    boolean done;
+    try {
+      done = device.tryFlush();
+    } catch (BlockIOException | RuntimeException | Error e) {
+      flushes.failed();
+      throw e;
+    }
+    if (done) {
+      flushes.done(t0, 0);
+    }
+    return done;
+  }
 }

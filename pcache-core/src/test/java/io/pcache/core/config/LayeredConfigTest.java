@@ -100,6 +100,9 @@ class LayeredConfigTest {
     assertTrue(e.getMessage().contains("did you mean PCACHE_CACHE_SIZE?"), e.getMessage());
     // Launcher variables are not configuration keys.
     load(Optional.empty(), Map.of("PCACHE_HOME", "/opt/pcache", "PCACHE_JAVA_OPTS", "-Xmx1g"), Map.of());
+    // Every variable bin/pcache documents.
+    load(Optional.empty(), Map.of("PCACHE_JAVA", "/usr/bin/java", "PCACHE_DEBUG", "1", "PCACHE_LOG_PATTERN", "%msg%n"),
+        Map.of());
   }
 
   @Test

@@ -43,7 +43,7 @@ class MetricsTest {
   private static final Pattern SAMPLE = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*})? (\\S+)");
 
   /** Never reclaims: the workload's numbers stay exact. */
-  private static final GcPolicy NO_GC = new GcPolicy() {
+  static final GcPolicy NO_GC = new GcPolicy() {
     @Override
     public int segmentsToReclaim(CacheUsage usage) {
       return 0;
