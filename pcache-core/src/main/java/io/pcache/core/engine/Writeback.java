@@ -11,7 +11,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -171,7 +170,16 @@ public final class Writeback {
 
   private void loop() {
     long backoff = 100;
-    try (ExecutorService io = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("pcache-writeback-io-", 0).factory())) {
+    // Platform threads: a backing device whose calls would pin a virtual thread (JNR, blocking
+    // file I/O) hands each call from a virtual thread to a thread of its own, a hand-off per 4 KiB
+    // extent that cost more CPU than the copy (measured through NBD: ~75 us of CPU per written
+    // block with virtual writers). Idle writers end after 30 s.
+    int ioThreads = Math.max(1, engine.options.writebackInFlight() - 1);
+    java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(ioThreads, ioThreads, 30,
+        java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(),
+        Thread.ofPlatform().daemon().name("pcache-writeback-io-", 0).factory());
+    pool.allowCoreThreadTimeOut(true);
+    try (ExecutorService io = pool) {
       while (!stopping) {
         if (paused || engine.log.dirtyTail().equals(engine.log.head())) {
           await(paused ? 1000 : 5000);
@@ -243,17 +251,22 @@ public final class Writeback {
     java.util.concurrent.atomic.AtomicInteger cursor = new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.atomic.AtomicLong issued = new java.util.concurrent.atomic.AtomicLong();
     long startNanos = System.nanoTime();
+    java.util.concurrent.Callable<Void> writer = () -> {
+      for (int i; (i = cursor.getAndIncrement()) < keys.size(); ) {
+        WritebackPlan.Extent k = keys.get(i);
+        throttle(issued.getAndAdd(k.len()), startNanos);
+        writeExtent(k);
+      }
+      return null;
+    };
+    // This thread is one of the writers (a batch of one extent needs no other thread).
     List<Future<?>> writes = new ArrayList<>(writers);
-    for (int w = 0; w < writers; w++) {
-      writes.add(io.submit(() -> {
-        for (int i; (i = cursor.getAndIncrement()) < keys.size(); ) {
-          WritebackPlan.Extent k = keys.get(i);
-          throttle(issued.getAndAdd(k.len()), startNanos);
-          writeExtent(k);
-        }
-        return null;
-      }));
+    for (int w = 1; w < writers; w++) {
+      writes.add(io.submit(writer));
     }
+    java.util.concurrent.FutureTask<Void> own = new java.util.concurrent.FutureTask<>(writer);
+    own.run();
+    writes.add(own);
     long bytes = 0;
     for (WritebackPlan.Extent k : keys) {
       bytes += k.len();
