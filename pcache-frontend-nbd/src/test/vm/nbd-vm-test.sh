@@ -26,10 +26,9 @@
 #     fsck.ext4 -n -f clean; every file synced before the kill identical; SIGTERM
 #
 # JVM start-up under TCG takes a minute or more, most of it loading and linking classes, so the
-# host part first trains an AOT cache (JEP 483/514: -XX:AOTCacheOutput) with a short
-# `pcache run` on the host (about 20 s) and the guest's pcache uses it (-XX:AOTCache), which
-# about halves each start in the guest. It changes where classes come from, not what runs;
-# NBD_VM_AOT=0 turns it off.
+# host part first trains an AOT cache with a short `pcache run` on the host (.ci/vm-aot-cache.sh,
+# about 20 s) and the guest's pcache uses it, which about halves each start in the guest. It
+# changes where classes come from, not what runs; NBD_VM_AOT=0 turns it off.
 # Every check prints PASS or FAIL (NOTE lines record behaviour and timings); the summary is in
 # NBD_VM_OUT/summary.txt. Timings are TCG timings: behaviour, never performance.
 set -u
@@ -74,30 +73,10 @@ if [ -z "${VMTEST_GUEST:-}" ]; then
   fi
   echo "nbd VM test: distribution $DIST, logs in $OUT"
   JAVA_OPTS=
-  if [ "${NBD_VM_AOT:-1}" != 0 ]; then
+  if [ "${NBD_VM_AOT:-1}" != 0 ] && [ -x "$REPO/.ci/vm-aot-cache.sh" ]; then
     s=$(date +%s)
-    rm -f "$OUT"/pcache.aot* "$OUT"/aot-train.*
-    truncate -s 256M "$OUT/aot-train.backing"
-    PCACHE_JAVA_OPTS="-XX:AOTCacheOutput=$OUT/pcache.aot" "$DIST/bin/pcache" run --frontend nbd \
-      --cache "file:$OUT/aot-train.cache" --cache.size 512M --backing "file:$OUT/aot-train.backing" \
-      --listen "unix:$OUT/aot-train.sock" > "$OUT/aot-train.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 300); do
-      nbdinfo --size "nbd+unix:///pcache?socket=$OUT/aot-train.sock" > /dev/null 2>&1 && break
-      kill -0 $pid 2>/dev/null || break
-      sleep 0.2
-    done
-    qemu-io -f raw "nbd+unix:///pcache?socket=$OUT/aot-train.sock" -c 'write 0 1M' -c 'flush' -c 'read 0 1M' \
-      > /dev/null 2>&1
-    kill -TERM $pid 2>/dev/null
-    wait $pid
-    rm -f "$OUT"/aot-train.cache "$OUT"/aot-train.backing
-    if [ -s "$OUT/pcache.aot" ]; then
-      JAVA_OPTS="-XX:AOTCache=$OUT/pcache.aot"
-      echo "nbd VM test: AOT cache for the guest's JVM trained on the host in $(( $(date +%s) - s )) s"
-    else
-      echo "nbd VM test: no AOT cache (see $OUT/aot-train.log); the guest's JVM starts without one"
-    fi
+    JAVA_OPTS=$("$REPO/.ci/vm-aot-cache.sh" "$DIST" "$OUT")
+    [ -n "$JAVA_OPTS" ] && echo "nbd VM test: AOT cache for the guest's JVM trained on the host in $(( $(date +%s) - s )) s"
   fi
   "$VMTEST_DIR/run-in-vm.sh" --mem 3G --timeout "${NBD_VM_TIMEOUT:-1800}" --rw "$OUT" \
     --env "NBD_VM_OUT=$OUT" --env "NBD_VM_DIST=$DIST" \
@@ -294,7 +273,8 @@ s=$(date +%s)
 note "kill -9 of pcache (pid $OLD) with $MNT mounted and a writer running"
 kill "$WRITER" 2>/dev/null
 wait "$WRITER" 2>/dev/null
-note "the writer of unsynced files: $(head -1 "$OUT/unsynced-writer.log")"
+werr=$(head -1 "$OUT/unsynced-writer.log")
+note "the writer of unsynced files: ${werr:-stopped by kill, no error seen}"
 # The dead device: umount (the journal cannot be written: I/O errors expected), then disconnect.
 timeout 120 umount "$MNT" > "$OUT/umount-dead.log" 2>&1
 rc=$?
