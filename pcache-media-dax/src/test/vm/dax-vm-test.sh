@@ -26,7 +26,8 @@
 # 1 when something did, 2 when the harness or the build is missing.
 #
 # Environment: DAX_OUT (not OUT: the harness uses that name in the guest), VMTEST_DIR (default ../shared/vmtest next to the repository), JAVA_HOME
-# (default /usr/lib/jvm/temurin-25-jdk-amd64), NBD_ROUNDS (default 3).
+# (default /usr/lib/jvm/temurin-25-jdk-amd64), NBD_ROUNDS (default 3), MAVEN_ARGS (passed to the
+# guest's Maven, e.g. -Dmaven.repo.local=DIR).
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../../.." && pwd)
@@ -78,7 +79,10 @@ run_tests() { # NAME TEST-PATTERN MAVEN-ARGS...
   # target/ is the host's, seen through the guest's overlay: the host's old reports are removed
   # in the guest only, and the fresh ones copied out (surefire's reportsDirectory has no -D).
   rm -rf "$MODULE/target/surefire-reports"
-  (cd "$ROOT" && ./mvnw -B -o surefire:test -pl pcache-media-dax -Dtest="$pattern" \
+  # The test phase with -am, not surefire:test alone: pcache-api and pcache-testkit then come
+  # from this tree (already compiled: up to date), never from a stale or absent ~/.m2 copy
+  # (`./mvnw verify` installs nothing). The other modules match no test and run none.
+  (cd "$ROOT" && ./mvnw -B -o test -pl pcache-media-dax -am -Dtest="$pattern" \
       -Dsurefire.failIfNoSpecifiedTests=false "$@") > "$DAX_OUT/maven-$PHASE-$name.log" 2>&1
   local rc=$?
   cp -r "$MODULE/target/surefire-reports" "$reports" 2>/dev/null
@@ -365,7 +369,8 @@ PHASES=("$@")
 [ ${#PHASES[@]} -gt 0 ] || PHASES=(fsdax devdax reboot)
 rm -f "$DAX_OUT/results.txt"
 for p in "${PHASES[@]}"; do rm -f "$DAX_OUT/results-$p.txt" "$DAX_OUT/timings-$p.txt"; done
-V=("$VMTEST/run-in-vm.sh" --rw "$DAX_OUT" --env "DAX_OUT=$DAX_OUT" --env "JAVA_HOME=$JAVA_HOME" --env "NBD_ROUNDS=$NBD_ROUNDS")
+V=("$VMTEST/run-in-vm.sh" --rw "$DAX_OUT" --env "DAX_OUT=$DAX_OUT" --env "JAVA_HOME=$JAVA_HOME" --env "NBD_ROUNDS=$NBD_ROUNDS"
+  --env "MAVEN_ARGS=${MAVEN_ARGS:-}")
 
 phase() { # NAME LOG RUN-IN-VM-ARGS... -- STEP
   local name=$1 log=$2; shift 2
