@@ -102,7 +102,19 @@ public final class ControlServer implements AutoCloseable {
       }
     }
     Tunables tunables = new Tunables(engine, config.get(CoreKeys.CACHE_GC_POLICY), n -> Optional.ofNullable(keys.get(n)));
-    return Optional.of(start(socket, engine, tunables, device));
+    try {
+      return Optional.of(start(socket, engine, tunables, device));
+    } catch (IOException e) {
+      if (e instanceof InUseException || !"default".equals(config.sourceOf(CoreKeys.CONTROL_SOCKET))) {
+        throw e; // asked for by name: not having it is an error
+      }
+      // The default place (under data.dir) may be on a file system without sockets (9p, some
+      // FUSE or network mounts): serve anyway, and say how to get the control socket back.
+      LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; serving without a control socket ('pcache status',"
+          + " 'ctl' and 'drain' cannot reach this pcache): set control.socket to a path on a local file system, for"
+          + " example /run/pcache/pcache.sock, or to empty to turn it off");
+      return Optional.empty();
+    }
   }
 
   /**
@@ -131,7 +143,12 @@ public final class ControlServer implements AutoCloseable {
     checkLength(socket);
     Path parent = socket.getParent();
     if (!Files.isDirectory(parent)) {
-      Files.createDirectories(parent, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      try {
+        Files.createDirectories(parent, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      } catch (IOException e) {
+        throw new IOException("cannot create the control socket " + socket + " (control.socket): its directory " + parent
+            + " cannot be created (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
+      }
     }
     clearStale(socket);
     Path dir = Files.createTempDirectory(parent, ".ctl",
@@ -161,6 +178,13 @@ public final class ControlServer implements AutoCloseable {
     }
   }
 
+  /** The socket path is taken (another pcache answers there, or it is not a socket): never ignored. */
+  static final class InUseException extends IOException {
+    InUseException(String message) {
+      super(message);
+    }
+  }
+
   /** Refuses a path in use or not a socket; removes a socket nobody answers on. */
   private static void clearStale(Path socket) throws IOException {
     BasicFileAttributes attrs;
@@ -170,12 +194,12 @@ public final class ControlServer implements AutoCloseable {
       return;
     }
     if (!attrs.isOther()) {
-      throw new IOException("control socket path " + socket + " exists and is not a socket (a "
+      throw new InUseException("control socket path " + socket + " exists and is not a socket (a "
           + (attrs.isDirectory() ? "directory" : attrs.isSymbolicLink() ? "symbolic link" : "regular file")
           + "); remove it or set control.socket to another path");
     }
     if (ControlClient.answers(socket)) {
-      throw new IOException("another pcache is running with control socket " + socket
+      throw new InUseException("another pcache is running with control socket " + socket
           + " (it answers there); stop it first, or give this one another data.dir or control.socket");
     }
     Files.deleteIfExists(socket);

@@ -220,6 +220,31 @@ class ControlServerTest {
     assertTrue(e.getMessage().contains("Unix sockets allow at most 107"), e.getMessage());
   }
 
+  /**
+   * The default socket under data.dir may sit on a file system without sockets (seen: 9p in the
+   * VM harness): pcache then serves without one and says so; a socket asked for by name must work.
+   */
+  @Test
+  void anUnusableDefaultPlaceIsSkippedButAnExplicitOneIsAnError() throws Exception {
+    CacheEngine engine = CacheEngine.open(MemoryMedia.allocate("mem:cache", MEDIA), MemoryBacking.allocate("mem:b", BACKING),
+        EngineOptions.defaults(), new PercentPolicy(70));
+    toClose.add(engine);
+    Files.writeString(dir.resolve("file"), "not a directory");
+    String unusable = dir.resolve("file").resolve("pcache.sock").toString();
+    List<io.pcache.api.ConfigKey> keys = new ArrayList<>();
+    for (io.pcache.api.ConfigKey k : io.pcache.core.config.CoreKeys.all()) {
+      keys.add(k.name().equals(io.pcache.core.config.CoreKeys.CONTROL_SOCKET)
+          ? io.pcache.api.ConfigKey.path(k.name(), unusable, k.description()) : k);
+    }
+    Map<String, String> device = Map.of(io.pcache.core.config.CoreKeys.CACHE_DEVICE, dir.resolve("c.img").toString());
+    assertEquals(Optional.empty(), ControlServer.start(engine, new io.pcache.testkit.MapConfig(keys, device)));
+    Map<String, String> named = new java.util.HashMap<>(device);
+    named.put(io.pcache.core.config.CoreKeys.CONTROL_SOCKET, unusable);
+    IOException e = assertThrows(IOException.class,
+        () -> ControlServer.start(engine, new io.pcache.testkit.MapConfig(keys, named)));
+    assertTrue(e.getMessage().contains("cannot create the control socket " + unusable), e.getMessage());
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Requests
 
