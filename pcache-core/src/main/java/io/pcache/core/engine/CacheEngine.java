@@ -414,13 +414,18 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
   }
 
   private DataHeads.Grant allocate(int stripe, int len, long off) throws BlockIOException {
+    DataHeads.Grant g = allocate(stripe, len, off, options.fullWait());
+    if (g == null) {
+      throw new BlockIOException(Errno.EIO, name, off, len, "cache full for " + options.fullWait().toSeconds()
+          + " s: no segment was freed (writeback stalled? check the backing device " + backing.name() + ")");
+    }
+    return g;
+  }
+
+  /** Space for {@code len} bytes at backing offset {@code off}, or null when none came within {@code wait}. */
+  private DataHeads.Grant allocate(int stripe, int len, long off, Duration wait) throws BlockIOException {
     try {
-      DataHeads.Grant g = heads.allocate(stripe, len, options.fullWait());
-      if (g == null) {
-        throw new BlockIOException(Errno.EIO, name, off, len, "cache full for " + options.fullWait().toSeconds()
-            + " s: no segment was freed (writeback stalled? check the backing device " + backing.name() + ")");
-      }
-      return g;
+      return heads.allocate(stripe, len, wait);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new BlockIOException(Errno.EIO, name, off, len, "interrupted while waiting for cache space", e);
@@ -868,15 +873,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
       while (pos < length) {
         long o = offset + pos;
         int n = (int) (pieceEnd(o, offset + length) - o);
-        DataHeads.Grant g;
-        try {
-          g = heads.allocate(KeyIndex.stripeOf(o), n, Duration.ZERO); // no wait, not even for the head's lock
-        } catch (IOException e) {
-          throw new BlockIOException(Errno.EIO, name, o, n, "cache media error: " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new BlockIOException(Errno.EIO, name, o, n, "interrupted while allocating cache space", e);
-        }
+        DataHeads.Grant g = allocate(KeyIndex.stripeOf(o), n, o, Duration.ZERO); // no wait, not even for the head's lock
         if (g == null) {
           return false; // the prefix written so far is rewritten by write()
         }
