@@ -7,7 +7,8 @@
 #   pcache-benchmarks/scripts/nbd-bench.sh [RUNTIME_SECONDS] [REPEATS]   > results.md
 #
 # NBD_BENCH_SERVERS="nbdkit-memory pcache" runs only those servers (the first is the reference the
-# ratios are computed against; keep nbdkit-memory first).
+# ratios are computed against; keep nbdkit-memory first); NBD_BENCH_CASES="randwrite 32,randwrite-flush 32"
+# only those cases.
 #
 # Needs: a built distribution (./mvnw -B -q install -DskipTests), fio, nbdkit, python3.
 # pcache's cache media is a tmpfs file (emulated persistent memory); every backing image is a
@@ -99,6 +100,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A RESULT
 read -r -a SERVERS <<<"${NBD_BENCH_SERVERS:-nbdkit-memory pcache nbdkit-file nbdkit-file-cache}"
 CASES=("randread 1" "randread 32" "randwrite 1" "randwrite 32" "randwrite-flush 1" "randwrite-flush 32")
+if [[ -n ${NBD_BENCH_CASES:-} ]]; then IFS=, read -r -a CASES <<<"$NBD_BENCH_CASES"; fi
 for server in "${SERVERS[@]}"; do
   start "$server"
   # Prefill the span, so that reads are hits and writes overwrite.

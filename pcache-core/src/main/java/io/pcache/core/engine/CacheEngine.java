@@ -126,7 +126,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     for (int i = 0; i < ksets.length; i++) {
       ksets[i] = new KsetBuffer(log);
     }
-    this.heads = new DataHeads(options.ksets(), segments);
+    this.heads = new DataHeads(options.dataHeads(), segments);
     this.writeback = new Writeback(this);
     CacheInfo info = cacheInfo.latest().orElseThrow();
     segments.load(info.segId());

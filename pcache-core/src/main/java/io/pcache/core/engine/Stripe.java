@@ -137,6 +137,16 @@ final class Stripe {
       keys[at] = key;
       return;
     }
+    if (at < 0) {
+      // A new key in a gap (the common write into a cache that is filling): only the keys on
+      // either side of the insertion point can overlap it (the keys never overlap each other).
+      // When neither does, insert right here: one binary search instead of three.
+      int ip = -at - 1;
+      if ((ip == 0 || keys[ip - 1].end() <= ks) && (ip == size || offs[ip] >= ke)) {
+        insertAt(ip, key);
+        return;
+      }
+    }
     for (CacheKey t : overlapping(ks, ke, stale)) {
       long ts = t.off;
       long te = t.end();
