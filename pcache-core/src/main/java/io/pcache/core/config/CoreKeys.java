@@ -58,7 +58,7 @@ public final class CoreKeys {
         ConfigKey.duration(CACHE_FULL_WAIT, "5m",
             "How long a write waits for space when the cache is full before it fails with EIO (writes never fail sooner)."),
         ConfigKey.integer(WRITEBACK_BATCH, 16, 1, 4096,
-            "Ksets written back between two flushes of the backing device (dm-pcache: 1)."),
+            "Keys written back between two flushes of the backing device, in full ksets of 128 keys: ksets closed early by a FLUSH or FUA count by their keys (dm-pcache: one kset)."),
         ConfigKey.integer(WRITEBACK_IN_FLIGHT, 64, 1, 4096, "Backing-device writes writeback keeps in flight."),
         ConfigKey.size(WRITEBACK_RATE, "0", 0, Long.MAX_VALUE,
             "Writeback rate limit in bytes per second (for example 100M); 0 for no limit."),

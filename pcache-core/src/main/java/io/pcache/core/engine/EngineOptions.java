@@ -11,8 +11,9 @@ import java.time.Duration;
  * @param ksets how many in-memory ksets (dm-pcache: one per CPU; here four per CPU by default,
  *     see {@link #dataHeads})
  * @param fullWait how long a write waits for space when the cache is full before failing with EIO
- * @param writebackBatchKsets how many ksets writeback applies between two flushes of the backing
- *     device (dm-pcache: 1)
+ * @param writebackBatchKsets how many full ksets' worth of keys (× 128) writeback applies between
+ *     two flushes of the backing device; ksets closed early by FLUSH or FUA count by their keys
+ *     (dm-pcache: one kset)
  * @param writebackInFlight how many backing writes writeback keeps in flight
  * @param writebackRateBytes writeback rate limit in bytes per second, 0 for none
  * @param gcInterval how often GC looks at the cache when nothing wakes it (dm-pcache: 5 s)

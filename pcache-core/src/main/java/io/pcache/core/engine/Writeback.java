@@ -20,7 +20,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * always holds a prefix of the write history at batch granularity (dm-pcache's writeback with
  * a batch of one kset).
  *
- * <p>One batch: up to {@code writebackBatchKsets} closed ksets from dirty_tail (never past the
+ * <p>One batch: closed ksets from dirty_tail holding up to {@code writebackBatchKsets} × 128 keys
+ * (whole ksets; never past the
  * published key_head). {@link WritebackPlan} turns their keys into the final version of every
  * byte the batch covers (a later key of the batch wins over an earlier one, which is then not
  * written at all), merging pieces adjacent both on the backing device and in the cache into one
@@ -215,7 +216,12 @@ public final class Writeback {
     int ksets = 0;
     long dirtyPassed = 0;
     List<KeyRecord> badKeys = new ArrayList<>();
-    while (!pos.equals(head) && ksets < engine.options.writebackBatchKsets()) {
+    // A batch is writebackBatchKsets ksets' worth of keys: ksets closed early by a FLUSH or FUA hold
+    // one or two keys each (an NBD client that flushes after every write), and a batch of 16 of
+    // them meant a backing flush per 16-32 writes, which writeback could not keep up with.
+    int batchKeys = engine.options.writebackBatchKsets() * Layout.KSET_KEYS_MAX;
+    int logged = 0;
+    while (!pos.equals(head) && logged < batchKeys) {
       long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());
       MemorySegment window = buf.asSlice(0, Math.min(buf.byteSize(), available));
       engine.media.read(Layout.dataOffset(pos.segId(), pos.off()), window);
@@ -229,6 +235,7 @@ public final class Writeback {
         pos = new LogPos(kset.nextSegId(), 0);
         continue;
       }
+      logged += Math.max(1, kset.keys().size());
       for (KeyRecord k : kset.keys()) {
         if (k.clean()) {
           continue;
