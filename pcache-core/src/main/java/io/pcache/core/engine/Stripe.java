@@ -27,8 +27,7 @@ import java.util.function.Predicate;
  * one pair of sorted arrays per stripe; those made an insert in the middle shift the tail of both
  * arrays, about 6 KB for a new 4 KiB key in a stripe of 1024 (50 KB for 512-byte keys filling a
  * stripe to 8192), with the G1 card marks over the shifted references, and with two writers on two
- * cores the shifted cache lines moved between the cores. A profile of 4 KiB random writes into an
- * empty cache put that shift right after the data copy. With leaves an insert shifts at most 63
+ * cores the shifted cache lines moved between the cores. With leaves an insert shifts at most 63
  * entries (756 bytes), and a full leaf splits in two halves (a key appended to the last leaf, the
  * sequential fill, starts a new leaf instead, so a sequential fill leaves full leaves behind).
  *
@@ -43,10 +42,18 @@ import java.util.function.Predicate;
  * against 77 (leaves split half full); 512-byte keys, 8192 per stripe, random order, 71 against 76;
  * half of random 4 KiB keys then deleted by {@link #deleteStale} 88 against 95.
  *
- * <p>Random 4 KiB inserts into 256 empty stripes (up to 3000 keys per stripe, one or two threads)
- * measured the same per insert for both designs, 250 to 400 ns on the 2-core test machine: the
- * misses on the stripe, its routing and the key dominate there; the leaves bound the worst case (a
- * stripe of 8192 keys) and keep a shift within a dozen cache lines and one or two cards.
+ * <p>Measured speed (2-core test machine, medians of 7 rounds). 512-byte keys inserted in random
+ * order into 16 stripes (up to 6000 keys per stripe): one thread 430 ns per insert with the single
+ * pair of arrays against 330 with leaves; two threads sharing the stripes 1070 against 430 (the
+ * long shifts under the stripe lock made the other thread wait). Random 4 KiB keys into 256
+ * stripes (up to 3000 keys per stripe) cost the same in both designs, 250 to 400 ns, and so did
+ * {@code BurstProbe} (4 KiB random writes into an empty cache, 1 and 2 threads, within its noise of
+ * ±15 %). A JFR profile of that probe puts about a fifth of the samples in {@link #insert} for both
+ * designs, and there on cache misses rather than on the shift: on the key before the insertion
+ * point (loaded to check its end) and on the binary search. With each write streaming 4 KiB of data
+ * through the caches the index of a random stripe is cold; keeping the keys' lengths in the leaves
+ * (so that the check loads no key) moved those samples to the lengths array and the search without
+ * lowering them, so that was left out.
  */
 final class Stripe {
 
