@@ -14,9 +14,9 @@ import org.junit.jupiter.api.Test;
  * Heap bytes per cached extent: 200,000 keys in the index, measured as the growth of the used heap
  * after full collections, once for the bare index ({@link KeyIndex} and its {@link Stripe}s) and
  * once through the engine (200,000 separate 512-byte writes). Prints both figures; fails above
- * 300 bytes per key (the stripes' sorted arrays cost about 70: 8 for the offset, 4 for the
- * reference, 56 for the key, plus the arrays' slack; the {@code TreeMap<Long, CacheKey>} they
- * replaced cost about 120).
+ * 300 bytes per key (the stripes' leaves of sorted arrays cost about 70: 8 for the offset, 4 for
+ * the reference, 56 for the key, plus the arrays' slack and about 1.5 per key for the leaves
+ * themselves; the {@code TreeMap<Long, CacheKey>} before them cost about 120).
  */
 class IndexMemoryTest {
 
