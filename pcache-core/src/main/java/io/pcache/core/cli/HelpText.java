@@ -17,7 +17,8 @@ final class HelpText {
         status    Show the dm-pcache status line and counters: of the running pcache (through
                   its control socket), else of the cache device read offline
         ctl       Tune a running pcache: ctl show, ctl set KEY VALUE, ctl writeback pause|resume,
-                  ctl flush (keys: gc_percent, writeback.rate, cache.kset-flush-delay, gc.*)
+                  ctl flush (keys: gc_percent, writeback.rate, writeback.dirty-percent,
+                  cache.kset-flush-delay, gc.*)
         check     Verify a cache device offline (every replica, the whole log) without changing it
         drain     Write every dirty byte back to the backing device, with a progress bar (in the
                   running pcache while it serves, else offline)

@@ -25,6 +25,7 @@ public final class CoreKeys {
   public static final String WRITEBACK_BATCH = "writeback.batch-ksets";
   public static final String WRITEBACK_IN_FLIGHT = "writeback.in-flight";
   public static final String WRITEBACK_RATE = "writeback.rate";
+  public static final String WRITEBACK_DIRTY_PERCENT = "writeback.dirty-percent";
   public static final String GC_INTERVAL = "gc.interval";
   public static final String CONTROL_SOCKET = "control.socket";
   public static final String METRICS_JMX = "metrics.jmx";
@@ -62,6 +63,11 @@ public final class CoreKeys {
         ConfigKey.integer(WRITEBACK_IN_FLIGHT, 64, 1, 4096, "Backing-device writes writeback keeps in flight."),
         ConfigKey.size(WRITEBACK_RATE, "0", 0, Long.MAX_VALUE,
             "Writeback rate limit in bytes per second (for example 100M); 0 for no limit."),
+        ConfigKey.integer(WRITEBACK_DIRTY_PERCENT, 0, 0, 90,
+            "How much of the cache (percent of its data space) may stay dirty while writes keep coming: writeback holds back"
+                + " until dirty data passes it, and writes everything back after a second without writes or on a drain."
+                + " 0 writes back at once (dm-pcache); bcache's writeback_percent, dm-writecache's high_watermark."
+                + " Keep it below the GC percentage."),
         ConfigKey.duration(GC_INTERVAL, "1s", "How often GC looks at the cache when nothing else wakes it (dm-pcache: 5 s)."),
         ConfigKey.path(CONTROL_SOCKET, "${data.dir}/pcache.sock",
             "Unix socket through which 'pcache status', 'pcache ctl' and 'pcache drain' reach a running pcache (owner-only, mode 0600); empty turns it off."),

@@ -25,6 +25,8 @@ import java.util.function.Function;
  *       configuration key, is accepted for it too.
  *   <li>{@code writeback.rate} (bytes per second, {@code 0} for no limit; {@code 100M} or {@code
  *       100M/s}): bcache's {@code writeback_rate}.
+ *   <li>{@code writeback.dirty-percent} (0..90): how much of the cache may stay dirty while writes
+ *       keep coming (bcache's {@code writeback_percent}); 0 writes back at once.
  *   <li>{@code cache.kset-flush-delay} (0 to 1 h): how long an open kset may hold keys; dm-pcache
  *       has a fixed 1 s, dm-writecache users know it as {@code autocommit_time}.
  *   <li>the GC policy's own parameters as {@code gc.POLICY.PARAMETER}, the names of its
@@ -45,6 +47,7 @@ public final class Tunables {
   /** dm-pcache's name for the threshold policy's percentage. */
   public static final String GC_PERCENT = "gc_percent";
   public static final String WRITEBACK_RATE = CoreKeys.WRITEBACK_RATE;
+  public static final String WRITEBACK_DIRTY_PERCENT = CoreKeys.WRITEBACK_DIRTY_PERCENT;
   public static final String KSET_FLUSH_DELAY = CoreKeys.KSET_FLUSH_DELAY;
 
   static final long MAX_RATE = 1L << 40;
@@ -102,6 +105,7 @@ public final class Tunables {
     }
     keys.addAll(policyKeys().keySet());
     keys.add(WRITEBACK_RATE);
+    keys.add(WRITEBACK_DIRTY_PERCENT);
     keys.add(KSET_FLUSH_DELAY);
     return keys;
   }
@@ -122,6 +126,8 @@ public final class Tunables {
     long rate = engine.writeback().rate();
     entries.add(new Entry(WRITEBACK_RATE, rate == 0 ? "0" : Values.human(rate), "0 (no limit) or up to 1T per second",
         "until restart"));
+    entries.add(new Entry(WRITEBACK_DIRTY_PERCENT, Integer.toString(engine.writeback().dirtyPercent()),
+        "0.." + io.pcache.core.engine.Writeback.MAX_DIRTY_PERCENT, "0 writes back at once; until restart"));
     entries.add(new Entry(KSET_FLUSH_DELAY, duration(engine.ksetFlushDelay()), "0ms..1h", "until restart"));
     return entries;
   }
@@ -171,6 +177,23 @@ public final class Tunables {
       }
       engine.writeback().setRate(rate);
       return rate == 0 ? "0" : Values.human(rate);
+    }
+    if (key.equals(WRITEBACK_DIRTY_PERCENT)) {
+      int current = engine.writeback().dirtyPercent();
+      int max = io.pcache.core.engine.Writeback.MAX_DIRTY_PERCENT;
+      int percent;
+      try {
+        percent = Integer.parseInt(v);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(WRITEBACK_DIRTY_PERCENT + " = '" + value + "' is not a whole number; expected 0.."
+            + max + " (keeping " + current + ")");
+      }
+      if (percent < 0 || percent > max) {
+        throw new IllegalArgumentException(WRITEBACK_DIRTY_PERCENT + " = " + percent + " is out of range 0.." + max
+            + " (keeping " + current + ")");
+      }
+      engine.writeback().setDirtyPercent(percent);
+      return Integer.toString(percent);
     }
     if (key.equals(KSET_FLUSH_DELAY)) {
       Duration current = engine.ksetFlushDelay();

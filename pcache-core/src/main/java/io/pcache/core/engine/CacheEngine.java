@@ -262,11 +262,14 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
    * Closes every open kset and returns a mark for {@link #writtenBack}: once writeback has passed
    * it, every write acknowledged before this call is on the backing device (dirty_tail moved past
    * it, after a flush of the backing device). Later writes do not move the mark, so a drain under
-   * a steady write load still ends.
+   * a steady write load still ends. Writeback does not hold dirty data back (its dirty percentage)
+   * until the mark is passed.
    */
   public long drainMark() throws BlockIOException {
     flush();
-    return log.appendedKsets();
+    long mark = log.appendedKsets();
+    writeback.drainTo(mark);
+    return mark;
   }
 
   /** Whether writeback has passed {@code mark} from {@link #drainMark}. */

@@ -19,10 +19,27 @@ import java.time.Duration;
  * @param gcInterval how often GC looks at the cache when nothing wakes it (dm-pcache: 5 s)
  * @param gcPercentExplicit whether the user set the GC percentage explicitly: then it is
  *     persisted in cache_info; otherwise the persisted value is applied to the policy
+ * @param writebackDirtyPercent how much of the cache's data space (percent, 0..90) may stay dirty
+ *     while writes keep coming; 0 writes back at once, as dm-pcache (see {@link Writeback})
  */
 public record EngineOptions(boolean dataCrc, Duration ksetFlushDelay, int ksets, Duration fullWait,
     int writebackBatchKsets, int writebackInFlight, long writebackRateBytes, Duration gcInterval,
-    boolean gcPercentExplicit) {
+    boolean gcPercentExplicit, int writebackDirtyPercent) {
+
+  public EngineOptions {
+    if (writebackDirtyPercent < 0 || writebackDirtyPercent > Writeback.MAX_DIRTY_PERCENT) {
+      throw new IllegalArgumentException("writeback dirty percent " + writebackDirtyPercent + " is out of range 0.."
+          + Writeback.MAX_DIRTY_PERCENT);
+    }
+  }
+
+  /** Options that write back at once (dm-pcache's writeback). */
+  public EngineOptions(boolean dataCrc, Duration ksetFlushDelay, int ksets, Duration fullWait,
+      int writebackBatchKsets, int writebackInFlight, long writebackRateBytes, Duration gcInterval,
+      boolean gcPercentExplicit) {
+    this(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight, writebackRateBytes,
+        gcInterval, gcPercentExplicit, 0);
+  }
 
   /**
    * How many data heads: one per four ksets (so one per CPU by default, as dm-pcache). A key goes
@@ -42,41 +59,46 @@ public record EngineOptions(boolean dataCrc, Duration ksetFlushDelay, int ksets,
 
   public EngineOptions withDataCrc(boolean on) {
     return new EngineOptions(on, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
-        writebackRateBytes, gcInterval, gcPercentExplicit);
+        writebackRateBytes, gcInterval, gcPercentExplicit, writebackDirtyPercent);
   }
 
   public EngineOptions withKsetFlushDelay(Duration d) {
     return new EngineOptions(dataCrc, d, ksets, fullWait, writebackBatchKsets, writebackInFlight,
-        writebackRateBytes, gcInterval, gcPercentExplicit);
+        writebackRateBytes, gcInterval, gcPercentExplicit, writebackDirtyPercent);
   }
 
   public EngineOptions withFullWait(Duration d) {
     return new EngineOptions(dataCrc, ksetFlushDelay, ksets, d, writebackBatchKsets, writebackInFlight,
-        writebackRateBytes, gcInterval, gcPercentExplicit);
+        writebackRateBytes, gcInterval, gcPercentExplicit, writebackDirtyPercent);
   }
 
   public EngineOptions withWritebackBatchKsets(int n) {
     return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, n, writebackInFlight,
-        writebackRateBytes, gcInterval, gcPercentExplicit);
+        writebackRateBytes, gcInterval, gcPercentExplicit, writebackDirtyPercent);
   }
 
   public EngineOptions withWritebackInFlight(int n) {
     return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, n,
-        writebackRateBytes, gcInterval, gcPercentExplicit);
+        writebackRateBytes, gcInterval, gcPercentExplicit, writebackDirtyPercent);
   }
 
   public EngineOptions withGcInterval(Duration d) {
     return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
-        writebackRateBytes, d, gcPercentExplicit);
+        writebackRateBytes, d, gcPercentExplicit, writebackDirtyPercent);
   }
 
   public EngineOptions withGcPercentExplicit(boolean explicit) {
     return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
-        writebackRateBytes, gcInterval, explicit);
+        writebackRateBytes, gcInterval, explicit, writebackDirtyPercent);
   }
 
   public EngineOptions withWritebackRate(long bytesPerSecond) {
     return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
-        bytesPerSecond, gcInterval, gcPercentExplicit);
+        bytesPerSecond, gcInterval, gcPercentExplicit, writebackDirtyPercent);
+  }
+
+  public EngineOptions withWritebackDirtyPercent(int percent) {
+    return new EngineOptions(dataCrc, ksetFlushDelay, ksets, fullWait, writebackBatchKsets, writebackInFlight,
+        writebackRateBytes, gcInterval, gcPercentExplicit, percent);
   }
 }

@@ -35,8 +35,35 @@ import java.util.concurrent.locks.ReentrantLock;
  * device. Clean keys (read-miss fills) are skipped. With data CRCs, a dirty key whose data fails
  * its CRC is not written (that would spread corruption); it is counted and logged with its
  * offset and length, and the backing device keeps its older data there.
+ *
+ * <h2>When: at once, or above a dirty share</h2>
+ *
+ * <p>With a dirty percentage of 0 (the default) writeback starts as soon as a kset is closed, as
+ * dm-pcache's does. With a percentage P ({@code writeback.dirty-percent}; bcache's {@code
+ * writeback_percent}, dm-writecache's {@code high_watermark}), writeback holds back while dirty
+ * data takes at most P % of the cache's data space <em>and</em> the device is busy (a write,
+ * discard or write-zeroes in the last {@link #IDLE} second), so a burst that fits is absorbed
+ * without writeback taking CPU or backing-device time from it; above P it writes batches until
+ * the share is back at P. It holds back for nothing else: once the device has been idle for a
+ * second it writes everything back, and a drain ({@link CacheEngine#drainMark}), a write waiting
+ * for space, {@link #stop} or a changed setting end the hold at once. The order and the
+ * crash-consistency of writeback are the same either way: only when it runs changes. Keep P
+ * below the GC percentage: GC can only reclaim what has been written back.
+ *
+ * <p>Measured through NBD (fio, 4 KiB random writes at queue depth 32 over a 256 MiB span, 2
+ * cores, ext4 image on virtio): writeback of each 4 KiB key costs the kernel 10-20 µs of CPU
+ * (page cache, ext4 block mapping, then the block layer and the virtio queue at the backing
+ * flush), more than the whole NBD request path (8 µs); with writeback at once the client got
+ * 45 K writes/s, with writeback held back 56-60 K, as many as {@code nbdkit memory}.
  */
 public final class Writeback {
+
+  /** The highest dirty percentage (as dm-pcache's gc_percent). */
+  public static final int MAX_DIRTY_PERCENT = 90;
+  /** How long without writes makes the device idle, so that writeback writes everything back. */
+  static final java.time.Duration IDLE = java.time.Duration.ofSeconds(1);
+  /** How often a holding writeback looks again (kset closes do not wake it). */
+  private static final long HOLD_POLL_MS = 20;
 
   private static final System.Logger LOG = System.getLogger("io.pcache.core.engine");
   private static final long MAX_BACKOFF_MS = 5000;
@@ -44,7 +71,11 @@ public final class Writeback {
   private final CacheEngine engine;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition wake = lock.newCondition();
+  /** Wakes a holding worker ({@link #hold}); kset closes do not signal it. */
+  private final Condition holdWake = lock.newCondition();
   private boolean kicked;
+  /** Something that ends a hold happened (drain, setting, stop); guarded by {@link #lock}. */
+  private boolean nudged;
   private volatile boolean paused;
   private volatile boolean stopping;
   private volatile long rateBytesPerSecond;
@@ -55,10 +86,17 @@ public final class Writeback {
   private volatile long passedDirtyBytes;
   private Thread thread;
   private final MemorySegment zeros;
+  private volatile int dirtyPercent;
+  /** The highest {@link CacheEngine#drainMark} asked for: no holding back before it is passed. */
+  private final java.util.concurrent.atomic.AtomicLong drainTo = new java.util.concurrent.atomic.AtomicLong();
+  /** Foreground writes last seen by the worker, and when they last changed; worker only. */
+  private long lastForeground = -1;
+  private long lastForegroundNanos;
 
   Writeback(CacheEngine engine) {
     this.engine = engine;
     this.rateBytesPerSecond = engine.options.writebackRateBytes();
+    this.dirtyPercent = engine.options.writebackDirtyPercent();
     this.zeros = Arena.ofAuto().allocate(Layout.SUBTREE_SIZE, 4096);
   }
 
@@ -72,6 +110,19 @@ public final class Writeback {
     try {
       kicked = true;
       wake.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Wakes the worker even while it holds back. */
+  private void nudge() {
+    lock.lock();
+    try {
+      kicked = true;
+      nudged = true;
+      wake.signalAll();
+      holdWake.signalAll();
     } finally {
       lock.unlock();
     }
@@ -105,6 +156,54 @@ public final class Writeback {
   }
 
   /**
+   * Lets up to {@code percent} of the cache's data space stay dirty while the device is busy (see
+   * the class notes); 0 writes back at once.
+   */
+  public void setDirtyPercent(int percent) {
+    if (percent < 0 || percent > MAX_DIRTY_PERCENT) {
+      throw new IllegalArgumentException("writeback dirty percent must be 0.." + MAX_DIRTY_PERCENT + ", not " + percent);
+    }
+    this.dirtyPercent = percent;
+    nudge();
+  }
+
+  public int dirtyPercent() {
+    return dirtyPercent;
+  }
+
+  /** A drain waits for {@code mark} ({@link #passedKsets}): writeback stops holding back until then. */
+  void drainTo(long mark) {
+    drainTo.accumulateAndGet(mark, Math::max);
+    nudge();
+  }
+
+  /**
+   * Whether to hold dirty data back now: a dirty percentage is set, no drain or write is waiting,
+   * a write came within {@link #IDLE}, and dirty data takes at most the percentage.
+   */
+  private boolean holdBack() {
+    int percent = dirtyPercent;
+    if (percent == 0 || stopping || passedKsets < drainTo.get()) {
+      return false;
+    }
+    long now = System.nanoTime();
+    long foreground = engine.stats.writes.sum() + engine.stats.discards.sum() + engine.stats.zeroWrites.sum();
+    if (foreground != lastForeground) {
+      lastForeground = foreground;
+      lastForegroundNanos = now;
+    }
+    if (now - lastForegroundNanos >= IDLE.toNanos()) {
+      return false;
+    }
+    SegmentMap map = engine.segments.map();
+    if (map.waiting() > 0) {
+      return false;
+    }
+    long capacity = (long) map.total() * Layout.SEG_DATA_SIZE;
+    return engine.stats.dirtyBytes.sum() * 100 <= capacity * percent;
+  }
+
+  /**
    * Ksets written back since the engine opened (LAST ksets not counted). Together with {@link
    * CacheEngine#drainMark} it tells when everything logged before a point in time is on the
    * backing device, even while new writes keep coming.
@@ -125,7 +224,7 @@ public final class Writeback {
 
   void stop() {
     stopping = true;
-    kick();
+    nudge();
     if (thread != null) {
       try {
         thread.join(30_000);
@@ -142,6 +241,25 @@ public final class Writeback {
         wake.await(millis, java.util.concurrent.TimeUnit.MILLISECONDS);
       }
       kicked = false;
+    } catch (InterruptedException e) {
+      stopping = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits {@link #HOLD_POLL_MS} while holding back; kset closes do not wake it (under a flush after
+   * every write that would be a wake-up per write), a drain, a setting or {@link #stop} does.
+   */
+  private void hold() {
+    lock.lock();
+    try {
+      long left = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(HOLD_POLL_MS);
+      while (!stopping && !nudged && left > 0) {
+        left = holdWake.awaitNanos(left);
+      }
+      nudged = false;
     } catch (InterruptedException e) {
       stopping = true;
     } finally {
@@ -184,6 +302,10 @@ public final class Writeback {
       while (!stopping) {
         if (paused || engine.log.dirtyTail().equals(engine.log.head())) {
           await(paused ? 1000 : 5000);
+          continue;
+        }
+        if (holdBack()) {
+          hold();
           continue;
         }
         try {

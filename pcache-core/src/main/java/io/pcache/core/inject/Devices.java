@@ -88,6 +88,7 @@ public final class Devices {
         .withWritebackBatchKsets(config.getInt(CoreKeys.WRITEBACK_BATCH))
         .withWritebackInFlight(config.getInt(CoreKeys.WRITEBACK_IN_FLIGHT))
         .withWritebackRate(config.getSize(CoreKeys.WRITEBACK_RATE))
+        .withWritebackDirtyPercent(config.getInt(CoreKeys.WRITEBACK_DIRTY_PERCENT))
         .withGcInterval(config.getDuration(CoreKeys.GC_INTERVAL))
         .withGcPercentExplicit(explicitPercent);
   }

@@ -296,6 +296,8 @@ class ControlServerTest {
         new Bad("set gc_percent lots", "gc_percent = 'lots' is not a whole number; expected 0..90 (keeping 70)"),
         new Bad("set writeback.rate fast", "writeback.rate = 'fast': not a size"),
         new Bad("set writeback.rate 2T", "writeback.rate = '2T' is out of range 0..1T per second"),
+        new Bad("set writeback.dirty-percent 91", "writeback.dirty-percent = 91 is out of range 0..90 (keeping 0)"),
+        new Bad("set writeback.dirty-percent half", "writeback.dirty-percent = 'half' is not a whole number; expected 0..90"),
         new Bad("set cache.kset-flush-delay 2h", "cache.kset-flush-delay = '2h' is out of range 0ms..1h (keeping 1s)"),
         new Bad("set cache.kset-flush-delay soon", "cache.kset-flush-delay = 'soon': not a duration"),
         new Bad("set gc.watermark.high 90", "unknown key 'gc.watermark.high'"),
@@ -344,6 +346,9 @@ class ControlServerTest {
     awaitClean(c.engine());
     assertTrue(client.call("set writeback.rate 0").ok());
     assertEquals(0, c.engine().writeback().rate());
+    assertTrue(client.call("set writeback.dirty-percent 40").lines().contains("writeback.dirty-percent = 40"));
+    assertEquals(40, c.engine().writeback().dirtyPercent());
+    assertTrue(client.call("show").lines().stream().anyMatch(l -> l.startsWith("tunable writeback.dirty-percent\t40\t")));
   }
 
   @Test
@@ -427,7 +432,7 @@ class ControlServerTest {
               case 3 -> check(client.call("flush").ok(), "flush");
               case 4 -> {
                 ControlClient.Reply s = client.call("show");
-                check(s.ok() && s.lines().size() == 4, s);
+                check(s.ok() && s.lines().size() == 5, s);
               }
               default -> {
                 // A fresh connection per request, as the CLI makes.

@@ -307,7 +307,7 @@ class EngineCrashTest {
     EngineOptions options(SplittableRandom r) {
       Duration flushDelay = Duration.ofMillis(new int[] {2, 20, 200}[r.nextInt(3)]);
       return new EngineOptions(dataCrc, flushDelay, 1 + r.nextInt(4), Duration.ofSeconds(3), 1 + r.nextInt(16),
-          1 + r.nextInt(8), 0, Duration.ofMillis(5 + r.nextInt(40)), false);
+          1 + r.nextInt(8), 0, Duration.ofMillis(5 + r.nextInt(40)), false, r.nextInt(3) == 0 ? 40 : 0);
     }
 
     /** Opens the engine; false when the power went down meanwhile. */

@@ -135,7 +135,8 @@ class EngineModelTest {
 
     EngineOptions options() {
       return new EngineOptions(dataCrc, Duration.ofMillis(30), 1 + master.nextInt(THREADS + 2), Duration.ofSeconds(120),
-          1 + master.nextInt(16), 1 + master.nextInt(32), 0, Duration.ofMillis(50), false);
+          1 + master.nextInt(16), 1 + master.nextInt(32), 0, Duration.ofMillis(50), false,
+          master.nextInt(3) == 0 ? 40 : 0); // a third of the runs hold dirty data back while busy
     }
 
     /** The media as DAX or as a page-cache file (the engine then defers data persists to kset closes). */
