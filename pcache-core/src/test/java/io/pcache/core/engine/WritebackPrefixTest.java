@@ -3,9 +3,6 @@ package io.pcache.core.engine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.pcache.api.BlockIOException;
-import io.pcache.api.backing.BackingDevice;
-import io.pcache.testkit.MemoryBacking;
 import io.pcache.testkit.MemoryMedia;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -31,8 +28,7 @@ class WritebackPrefixTest {
   record Write(long off, byte[] data, int len) {}
 
   /** A backing device that checks, at every flush, that it holds a prefix state of the history. */
-  static final class PrefixCheckingBacking implements BackingDevice {
-    final MemoryBacking inner = MemoryBacking.allocate("mem:backing", BACKING);
+  static final class PrefixCheckingBacking extends ForwardingBacking {
     final List<Write> history = new ArrayList<>();
     final byte[] model = new byte[(int) BACKING];
     final boolean[] differs = new boolean[SECTORS];
@@ -41,6 +37,10 @@ class WritebackPrefixTest {
     int flushes;
     int maxAppliedStep;
     volatile String failure;
+
+    PrefixCheckingBacking() {
+      super(BACKING);
+    }
 
     synchronized void record(Write w) {
       history.add(w);
@@ -87,44 +87,6 @@ class WritebackPrefixTest {
             + " writes from write " + before + " on (first differing sector " + s + ")";
       }
     }
-
-    @Override
-    public String name() {
-      return inner.name();
-    }
-
-    @Override
-    public long size() {
-      return inner.size();
-    }
-
-    @Override
-    public int logicalBlockSize() {
-      return 512;
-    }
-
-    @Override
-    public void read(long offset, MemorySegment dst) throws BlockIOException {
-      inner.read(offset, dst);
-    }
-
-    @Override
-    public void write(long offset, MemorySegment src) throws BlockIOException {
-      inner.write(offset, src);
-    }
-
-    @Override
-    public void discard(long offset, long length) throws BlockIOException {
-      inner.discard(offset, length);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length) throws BlockIOException {
-      inner.writeZeroes(offset, length);
-    }
-
-    @Override
-    public void close() {}
   }
 
   @Test

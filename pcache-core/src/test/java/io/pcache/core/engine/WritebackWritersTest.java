@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pcache.api.BlockIOException;
-import io.pcache.api.backing.BackingDevice;
-import io.pcache.testkit.MemoryBacking;
 import io.pcache.testkit.MemoryMedia;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -22,35 +20,15 @@ import org.junit.jupiter.api.Test;
 class WritebackWritersTest {
 
   /** Counts the writes in flight at once and the threads that wrote; optionally sleeps in each write. */
-  static final class CountingBacking implements BackingDevice {
-    final MemoryBacking inner = MemoryBacking.allocate("mem:backing", 64L << 20);
+  static final class CountingBacking extends ForwardingBacking {
     final long sleepNanos;
     final AtomicInteger inFlight = new AtomicInteger();
     final AtomicInteger peak = new AtomicInteger();
     final Set<Thread> writers = ConcurrentHashMap.newKeySet();
 
     CountingBacking(Duration sleep) {
+      super(64L << 20);
       this.sleepNanos = sleep.toNanos();
-    }
-
-    @Override
-    public String name() {
-      return "counting";
-    }
-
-    @Override
-    public long size() {
-      return inner.size();
-    }
-
-    @Override
-    public int logicalBlockSize() {
-      return 512;
-    }
-
-    @Override
-    public void read(long offset, MemorySegment dst) throws BlockIOException {
-      inner.read(offset, dst);
     }
 
     @Override
@@ -66,24 +44,6 @@ class WritebackWritersTest {
         inFlight.decrementAndGet();
       }
     }
-
-    @Override
-    public void discard(long offset, long length) throws BlockIOException {
-      inner.discard(offset, length);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length) throws BlockIOException {
-      inner.writeZeroes(offset, length);
-    }
-
-    @Override
-    public void flush() throws BlockIOException {
-      inner.flush();
-    }
-
-    @Override
-    public void close() {}
   }
 
   /**
