@@ -322,6 +322,12 @@ public final class ControlServer implements AutoCloseable {
     return all;
   }
 
+  /** ", dirty-percent 70 (holding back)" when writeback may leave dirty data while busy, else "". */
+  private String dirtyShare() {
+    int percent = engine.writeback().dirtyPercent();
+    return percent == 0 ? "" : ", dirty-percent " + percent + (engine.writeback().holding() ? " (holding back)" : "");
+  }
+
   private List<String> status() {
     List<String> out = new java.util.ArrayList<>();
     out.add(ControlProtocol.data("status " + engine.statusLine()));
@@ -332,7 +338,7 @@ public final class ControlServer implements AutoCloseable {
     long rate = engine.writeback().rate();
     out.add(ControlProtocol.data("writeback " + (engine.writeback().paused() ? "paused" : "running") + ", rate "
         + (rate == 0 ? "unlimited" : io.pcache.core.config.Values.human(rate) + "/s") + ", dirty ksets "
-        + engine.dirtyKsets()));
+        + engine.dirtyKsets() + dirtyShare()));
     String error = engine.writeback().lastError();
     if (error != null) {
       out.add(ControlProtocol.data("writeback-error " + error));

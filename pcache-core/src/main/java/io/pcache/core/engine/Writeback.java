@@ -87,6 +87,8 @@ public final class Writeback {
   private Thread thread;
   private final MemorySegment zeros;
   private volatile int dirtyPercent;
+  /** Whether the worker is holding dirty data back now (for status). */
+  private volatile boolean holding;
   /** The highest {@link CacheEngine#drainMark} asked for: no holding back before it is passed. */
   private final java.util.concurrent.atomic.AtomicLong drainTo = new java.util.concurrent.atomic.AtomicLong();
   /** Foreground writes last seen by the worker, and when they last changed; worker only. */
@@ -169,6 +171,11 @@ public final class Writeback {
 
   public int dirtyPercent() {
     return dirtyPercent;
+  }
+
+  /** Whether writeback is holding dirty data back now (below its dirty percentage, device busy). */
+  public boolean holding() {
+    return holding && dirtyPercent > 0;
   }
 
   /** A drain waits for {@code mark} ({@link #passedKsets}): writeback stops holding back until then. */
@@ -305,9 +312,11 @@ public final class Writeback {
           continue;
         }
         if (holdBack()) {
+          holding = true;
           hold();
           continue;
         }
+        holding = false;
         try {
           if (runBatch(io)) {
             backoff = 100;

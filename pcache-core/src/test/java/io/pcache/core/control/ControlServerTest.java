@@ -349,6 +349,9 @@ class ControlServerTest {
     assertTrue(client.call("set writeback.dirty-percent 40").lines().contains("writeback.dirty-percent = 40"));
     assertEquals(40, c.engine().writeback().dirtyPercent());
     assertTrue(client.call("show").lines().stream().anyMatch(l -> l.startsWith("tunable writeback.dirty-percent\t40\t")));
+    List<String> status = client.call("status").lines();
+    assertTrue(status.stream().anyMatch(l -> l.startsWith("writeback running") && l.contains(", dirty-percent 40")),
+        status.toString());
   }
 
   @Test
