@@ -42,13 +42,12 @@ trap cleanup EXIT
 start() { # NAME: starts the server, sets SERVER_PID, waits until it answers
   local name=$1
   case $name in
-    pcache) "$PCACHE/bin/pcache" run --data-dir "$WORK" --cache "file:$SHM" --cache.size 1G \
-              --backing "file:$WORK/pcache-backing.img" --backing.size 4G --listen "127.0.0.1:$PORT" \
-              >"$WORK/pcache.log" 2>&1 & ;;
-    pcache-absorb) "$PCACHE/bin/pcache" run --data-dir "$WORK" --cache "file:$SHM" --cache.size 16G \
-              --writeback.dirty-percent 70 --gc.threshold.percent 85 \
-              --backing "file:$WORK/pcache-backing.img" --backing.size 4G --listen "127.0.0.1:$PORT" \
-              >"$WORK/pcache.log" 2>&1 & ;;
+    pcache | pcache-absorb)
+      local sizing=(--cache.size 1G)
+      [[ $name == pcache-absorb ]] && sizing=(--cache.size 16G --writeback.dirty-percent 70 --gc.threshold.percent 85)
+      "$PCACHE/bin/pcache" run --data-dir "$WORK" --cache "file:$SHM" "${sizing[@]}" \
+        --backing "file:$WORK/pcache-backing.img" --backing.size 4G --listen "127.0.0.1:$PORT" \
+        >"$WORK/pcache.log" 2>&1 & ;;
     nbdkit-memory) nbdkit -f -p "$PORT" -i 127.0.0.1 memory 4G & ;;
     nbdkit-file) truncate -s 4G "$WORK/file.img"; nbdkit -f -p "$PORT" -i 127.0.0.1 file "$WORK/file.img" & ;;
     nbdkit-file-cache) truncate -s 4G "$WORK/file.img"; nbdkit -f -p "$PORT" -i 127.0.0.1 --filter=cache file "$WORK/file.img" & ;;

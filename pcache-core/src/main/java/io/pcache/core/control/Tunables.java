@@ -147,17 +147,7 @@ public final class Tunables {
             + " belongs to the threshold GC policy; this cache runs '" + policyName + "' (keys: "
             + String.join(", ", keys()) + ")");
       }
-      int current = Integer.parseInt(policy().parameters().get(PERCENT));
-      int percent;
-      try {
-        percent = Integer.parseInt(v);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(GC_PERCENT + " = '" + value + "' is not a whole number; expected 0..90 (keeping "
-            + current + ")");
-      }
-      if (percent < 0 || percent > 90) {
-        throw new IllegalArgumentException(GC_PERCENT + " = " + percent + " is out of range 0..90 (keeping " + current + ")");
-      }
+      int percent = percent(GC_PERCENT, value, 90, Integer.parseInt(policy().parameters().get(PERCENT)));
       engine.setGcPercent(percent);
       return Integer.toString(percent);
     }
@@ -179,19 +169,8 @@ public final class Tunables {
       return rate == 0 ? "0" : Values.human(rate);
     }
     if (key.equals(WRITEBACK_DIRTY_PERCENT)) {
-      int current = engine.writeback().dirtyPercent();
-      int max = io.pcache.core.engine.Writeback.MAX_DIRTY_PERCENT;
-      int percent;
-      try {
-        percent = Integer.parseInt(v);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(WRITEBACK_DIRTY_PERCENT + " = '" + value + "' is not a whole number; expected 0.."
-            + max + " (keeping " + current + ")");
-      }
-      if (percent < 0 || percent > max) {
-        throw new IllegalArgumentException(WRITEBACK_DIRTY_PERCENT + " = " + percent + " is out of range 0.." + max
-            + " (keeping " + current + ")");
-      }
+      int percent = percent(WRITEBACK_DIRTY_PERCENT, value, io.pcache.core.engine.Writeback.MAX_DIRTY_PERCENT,
+          engine.writeback().dirtyPercent());
       engine.writeback().setDirtyPercent(percent);
       return Integer.toString(percent);
     }
@@ -223,6 +202,24 @@ public final class Tunables {
     List<String> keys = keys();
     throw new IllegalArgumentException("unknown key '" + key + "' = '" + value + "'" + Suggestions.didYouMean(key, keys)
         + "; keys: " + String.join(", ", keys) + " ('pcache ctl show' lists them with their ranges)");
+  }
+
+  /**
+   * A whole percentage {@code 0..max} for {@code key}, or an {@link IllegalArgumentException} that
+   * names the key, the value, the range and the {@code current} value being kept.
+   */
+  private static int percent(String key, String value, int max, int current) {
+    int percent;
+    try {
+      percent = Integer.parseInt(value.strip());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(key + " = '" + value + "' is not a whole number; expected 0.." + max + " (keeping "
+          + current + ")");
+    }
+    if (percent < 0 || percent > max) {
+      throw new IllegalArgumentException(key + " = " + percent + " is out of range 0.." + max + " (keeping " + current + ")");
+    }
+    return percent;
   }
 
   /** A duration the way configuration values are written: {@code 1s}, {@code 250ms}, {@code 2m}. */

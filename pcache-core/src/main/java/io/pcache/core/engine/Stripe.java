@@ -267,8 +267,25 @@ final class Stripe {
     to.n = n;
   }
 
-  /** Puts {@code key} at its offset, replacing any key there. */
-  private void put(CacheKey key) {
+  /** The position of the key that starts at exactly {@code off}, or -1. */
+  private long find(long off) {
+    int j = leafOf(off);
+    if (j < 0) {
+      return -1;
+    }
+    int i = leaves[j].search(off);
+    return i >= 0 ? pos(j, i) : -1;
+  }
+
+  private CacheKey keyAt(long pos) {
+    return leaves[leafOfPos(pos)].keys[indexOfPos(pos)];
+  }
+
+  /**
+   * Puts {@code key} at its offset; a key already there is replaced when {@code replace}, else an
+   * {@link IllegalStateException}.
+   */
+  private void place(CacheKey key, boolean replace) {
     int j = leafOf(key.off);
     if (j < 0) {
       insertAt(-1, 0, key);
@@ -276,33 +293,26 @@ final class Stripe {
     }
     Leaf l = leaves[j];
     int i = l.search(key.off);
-    if (i >= 0) {
+    if (i < 0) {
+      insertAt(j, -i - 1, key);
+    } else if (replace) {
       l.keys[i] = key;
     } else {
-      insertAt(j, -i - 1, key);
+      throw new IllegalStateException("placeholder " + key + " collides with " + l.keys[i]);
     }
+  }
+
+  /** Puts {@code key} at its offset, replacing any key there. */
+  private void put(CacheKey key) {
+    place(key, true);
   }
 
   /** Removes whatever key starts at {@code off}. */
   private void removeOffset(long off) {
-    int j = leafOf(off);
-    if (j >= 0) {
-      int i = leaves[j].search(off);
-      if (i >= 0) {
-        removeAt(j, i);
-      }
+    long p = find(off);
+    if (p >= 0) {
+      removeAt(leafOfPos(p), indexOfPos(p));
     }
-  }
-
-  /** The key that starts at exactly {@code off}, or null. */
-  private CacheKey at(long off) {
-    int j = leafOf(off);
-    if (j < 0) {
-      return null;
-    }
-    Leaf l = leaves[j];
-    int i = l.search(off);
-    return i >= 0 ? l.keys[i] : null;
   }
 
   /** The keys that overlap {@code [off, end)}, in order (deleting stale ones met on the way). */
@@ -414,46 +424,32 @@ final class Stripe {
 
   /** Inserts a key known not to overlap anything (placeholders computed from gaps). */
   void insertGap(CacheKey key) {
-    int j = leafOf(key.off);
-    if (j < 0) {
-      insertAt(-1, 0, key);
-      return;
-    }
-    Leaf l = leaves[j];
-    int i = l.search(key.off);
-    if (i >= 0) {
-      throw new IllegalStateException("placeholder " + key + " collides with " + l.keys[i]);
-    }
-    insertAt(j, -i - 1, key);
+    place(key, false);
   }
 
   /** Whether {@code key} (this very object) is still in the stripe. */
   boolean contains(CacheKey key) {
-    return at(key.off) == key;
+    long p = find(key.off);
+    return p >= 0 && keyAt(p) == key;
   }
 
   /** Removes {@code key} if this very object is still in the stripe. */
   boolean remove(CacheKey key) {
-    int j = leafOf(key.off);
-    if (j >= 0) {
-      Leaf l = leaves[j];
-      int i = l.search(key.off);
-      if (i >= 0 && l.keys[i] == key) {
-        removeAt(j, i);
-        return true;
-      }
+    long p = find(key.off);
+    if (p >= 0 && keyAt(p) == key) {
+      removeAt(leafOfPos(p), indexOfPos(p));
+      return true;
     }
     return false;
   }
 
   /** Replaces {@code old} (still in the stripe, same offset) by {@code key}. */
   void replace(CacheKey old, CacheKey key) {
-    int j = old.off == key.off ? leafOf(old.off) : -1;
-    int i = j >= 0 ? leaves[j].search(old.off) : -1;
-    if (i < 0 || leaves[j].keys[i] != old) {
+    long p = old.off == key.off ? find(old.off) : -1;
+    if (p < 0 || keyAt(p) != old) {
       throw new IllegalStateException("cannot replace " + old + " by " + key);
     }
-    leaves[j].keys[i] = key;
+    leaves[leafOfPos(p)].keys[indexOfPos(p)] = key;
   }
 
   /**

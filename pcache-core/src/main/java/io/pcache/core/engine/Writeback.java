@@ -41,7 +41,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>With a dirty percentage of 0 (the default) writeback starts as soon as a kset is closed, as
  * dm-pcache's does. With a percentage P ({@code writeback.dirty-percent}; bcache's {@code
  * writeback_percent}, dm-writecache's {@code high_watermark}), writeback holds back while dirty
- * data takes at most P % of the cache's data space <em>and</em> the device is busy (a write,
+ * data takes at most P % of the cache's data segments (rounded up to whole segments, as GC
+ * policies count it) <em>and</em> the device is busy (a write,
  * discard or write-zeroes in the last {@link #IDLE} second), so a burst that fits is absorbed
  * without writeback taking CPU or backing-device time from it; above P it writes batches until
  * the share is back at P. It holds back for nothing else: once the device has been idle for a
@@ -202,12 +203,8 @@ public final class Writeback {
     if (now - lastForegroundNanos >= IDLE.toNanos()) {
       return false;
     }
-    SegmentMap map = engine.segments.map();
-    if (map.waiting() > 0) {
-      return false;
-    }
-    long capacity = (long) map.total() * Layout.SEG_DATA_SIZE;
-    return engine.stats.dirtyBytes.sum() * 100 <= capacity * percent;
+    io.pcache.api.gc.CacheUsage usage = engine.usage(); // what GC policies see: dirty data in whole segments
+    return usage.waitingWrites() == 0 && usage.dirtySegments() * 100L <= (long) usage.totalSegments() * percent;
   }
 
   /**
