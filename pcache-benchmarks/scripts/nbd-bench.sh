@@ -14,7 +14,7 @@
 #
 # NBD_BENCH_SERVERS="nbdkit-memory pcache" runs only those servers (the first is the reference the
 # ratios are computed against; keep nbdkit-memory first); NBD_BENCH_CASES="randwrite 32,randwrite-flush 32"
-# only those cases.
+# only those cases; NBD_BENCH_PCACHE_FLAGS="--nbd.poll-us 0" adds flags to both pcache command lines.
 #
 # Needs: a built distribution (./mvnw -B -q install -DskipTests), fio, nbdkit, python3.
 # pcache's cache media is a tmpfs file (emulated persistent memory); every backing image is a
@@ -47,7 +47,7 @@ start() { # NAME: starts the server, sets SERVER_PID, waits until it answers
       [[ $name == pcache-absorb ]] && sizing=(--cache.size 16G --writeback.dirty-percent 70 --gc.threshold.percent 85)
       "$PCACHE/bin/pcache" run --data-dir "$WORK" --cache "file:$SHM" "${sizing[@]}" \
         --backing "file:$WORK/pcache-backing.img" --backing.size 4G --listen "127.0.0.1:$PORT" \
-        >"$WORK/pcache.log" 2>&1 & ;;
+        ${NBD_BENCH_PCACHE_FLAGS:-} >"$WORK/pcache.log" 2>&1 & ;;
     nbdkit-memory) nbdkit -f -p "$PORT" -i 127.0.0.1 memory 4G & ;;
     nbdkit-file) truncate -s 4G "$WORK/file.img"; nbdkit -f -p "$PORT" -i 127.0.0.1 file "$WORK/file.img" & ;;
     nbdkit-file-cache) truncate -s 4G "$WORK/file.img"; nbdkit -f -p "$PORT" -i 127.0.0.1 --filter=cache file "$WORK/file.img" & ;;

@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLContext;
 
 /**
- * One client connection: a blocking reader loop on a platform thread of its own that feeds the
+ * One client connection: a reader loop on a platform thread of its own that feeds the
  * {@link NbdDecoder} and runs the handshake through {@link Negotiation}. In transmission the reader
  * runs every quick request itself ({@link Commands#tryServe}: cache hits, writes that get cache
  * space at once, flushes that need no disk, refusals) and hands the others (backing-device reads,
@@ -38,7 +38,9 @@ import javax.net.ssl.SSLContext;
  * virtual thread by the poller), about 40 µs per round trip against 18 µs for a platform thread
  * blocked in {@code read}. Connections are few (at most {@code nbd.max-connections}), so a
  * platform thread each is cheap; requests that may block stay on virtual threads, any number of
- * them.
+ * them. Between requests the reader polls its socket for {@code nbd.poll-us} before it sleeps
+ * ({@link PlainTransport}): on this 2-vCPU VM, 4 KiB writes with a FLUSH after each at QD1 went
+ * from 2.5 K to 8.6 K per second with a 50 µs poll (nbdkit memory: 2-4.8 K in the same runs).
  *
  * <h2>Back-pressure</h2>
  *

@@ -30,6 +30,8 @@ import java.util.List;
  *       the server's key and certificate</td></tr>
  *   <tr><td>{@code nbd.max-connections}</td><td>{@code 128}</td><td>connections at once</td></tr>
  *   <tr><td>{@code nbd.max-requests}</td><td>{@code 128}</td><td>requests in flight per connection</td></tr>
+ *   <tr><td>{@code nbd.poll-us}</td><td>{@code 100}</td><td>how long a connection polls for its next
+ *       request before it sleeps</td></tr>
  * </table>
  *
  * <p>Endpoints look like {@code nbd://127.0.0.1:10809/pcache} and {@code
@@ -58,7 +60,10 @@ public final class NbdFrontendProvider implements FrontendProvider {
       ConfigKey.integer(NbdSettings.MAX_CONNECTIONS, 128, 1, 65536,
           "How many NBD connections are served at once; further connections are closed at once."),
       ConfigKey.integer(NbdSettings.MAX_REQUESTS, 128, 1, 4096,
-          "How many requests one NBD connection may have in flight; beyond that the server stops reading."));
+          "How many requests one NBD connection may have in flight; beyond that the server stops reading."),
+      ConfigKey.integer(NbdSettings.POLL_US, 100, 0, 10_000,
+          "Microseconds a connection polls its socket for the next request before it sleeps (0: sleeps at once);"
+              + " saves a wake-up per request at low queue depth for up to that much CPU after each reply."));
 
   @Override
   public String name() {

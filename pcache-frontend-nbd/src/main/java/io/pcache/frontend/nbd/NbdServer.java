@@ -46,30 +46,29 @@ import javax.net.ssl.SSLContext;
  * #HANDSHAKE_TIMEOUT}. Nothing is pooled but buffers ({@link BufferPool}); replies ready together
  * leave in one gathering write ({@link ReplyWriter}).
  *
- * <p>Measured with {@code pcache-benchmarks/scripts/nbd-bench.sh 5 3} (fio 3.33's nbd engine on
- * loopback TCP, 4 KiB, median of 3 runs; pcache with its cache media on tmpfs, and nbdkit 1.32's
- * memory plugin, C with 16 threads per connection, in the same run) on the shared 2-core build
- * machine; the full table is in BENCHMARKS.md:
+ * <p>Measured with {@code pcache-benchmarks/scripts/nbd-bench.sh 10 3} (fio 3.33's nbd engine on
+ * loopback TCP, 4 KiB, median of 3 runs; pcache with its cache media on tmpfs and nbdkit 1.32's
+ * memory plugin in the same run) on the shared 2-vCPU build machine, session 5; the full table,
+ * with nbdkit file and a configuration that absorbs the whole write load, is in BENCHMARKS.md:
  *
  * <table>
- *   <caption>4 KiB requests, TCP, pcache against nbdkit memory</caption>
+ *   <caption>4 KiB requests, TCP, pcache (defaults, 1 GiB cache) against nbdkit memory</caption>
  *   <tr><th>workload</th><th>this server</th><th>nbdkit memory</th></tr>
- *   <tr><td>randread, iodepth 1</td><td>23.4 k IOPS, p50 8.2 µs, p99 68 µs</td>
- *       <td>22.2 k IOPS, p50 7.8 µs, p99 99 µs</td></tr>
- *   <tr><td>randread, iodepth 32</td><td>33.4 k IOPS</td><td>23.0 k IOPS</td></tr>
- *   <tr><td>randwrite, iodepth 1</td><td>16.4 k IOPS, p50 24 µs, p99 461 µs</td>
- *       <td>22.8 k IOPS, p50 19 µs, p99 76 µs</td></tr>
- *   <tr><td>randwrite, iodepth 32</td><td>19.1 k IOPS</td><td>37.0 k IOPS</td></tr>
+ *   <tr><td>randread, iodepth 1</td><td>21.3 k IOPS, p50 34 µs, p99 86 µs</td>
+ *       <td>9.0 k IOPS, p50 89 µs, p99 177 µs</td></tr>
+ *   <tr><td>randread, iodepth 32</td><td>52.9 k IOPS</td><td>54.7 k IOPS</td></tr>
+ *   <tr><td>randwrite, iodepth 1</td><td>26.7 k IOPS, p50 19 µs, p99 131 µs</td>
+ *       <td>8.9 k IOPS, p50 87 µs, p99 181 µs</td></tr>
+ *   <tr><td>randwrite, iodepth 32</td><td>43.8 k IOPS</td><td>59.2 k IOPS</td></tr>
  * </table>
  *
- * <p>Before the reader ran quick requests itself, the same script gave pcache 0.34 to 0.57 of
- * nbdkit's IOPS and 3 to 13 times its p50 at depth 1. What is left for writes is not in this
- * module: on the reader a cached 4 KiB write costs the engine's index insert and kset append
- * (60 % of the reader's samples in a JFR profile), and the engine's writeback then spends about
- * 75 µs of CPU per written block on other threads (writeback, block I/O, virtual threads), about
- * twice what the reader spends on the request, which on two cores competes with the reader and
- * the client. Numbers on an idle machine are better for both servers; the ratios are
- * what to compare.
+ * <p>At depth 1 the reader's poll ({@link PlainTransport}) spares a wake-up per request, which
+ * before it cost pcache 0.7-0.8x of nbdkit's IOPS whenever writeback left the second vCPU idle;
+ * before the reader ran quick requests itself (session 2), pcache had 0.34 to 0.57 of nbdkit's
+ * IOPS. What is left for writes at depth 32 is not in this module: once the 1 GiB cache is full,
+ * every write is also written back, and the backing file's kernel cost (10-20 µs of CPU per 4 KiB
+ * key in buffered ext4) competes with the reader and the client for the two cores; with a cache
+ * that holds the load, the same script gives 1.11x nbdkit's IOPS.
  */
 final class NbdServer implements Frontend {
 
@@ -251,29 +250,31 @@ final class NbdServer implements Frontend {
 
   private void admit(SocketChannel ch, boolean tcp) {
     String peer;
+    PlainTransport plain;
     try {
       if (tcp) {
         ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
       }
       peer = tcp ? String.valueOf(ch.getRemoteAddress()) : "unix:" + ch.getLocalAddress();
+      plain = PlainTransport.open(ch, settings.pollNanos());
     } catch (IOException e) {
       closeQuietly(ch);
       return;
     }
     synchronized (lock) {
       if (stopping) {
-        closeQuietly(ch);
+        plain.abort();
         return;
       }
       if (connections.size() >= settings.maxConnections()) {
         LOG.log(System.Logger.Level.WARNING, "NBD: refusing " + peer + ": " + settings.maxConnections()
             + " connections already open (" + NbdSettings.MAX_CONNECTIONS + ")");
         refused.incrementAndGet();
-        closeQuietly(ch);
+        plain.abort();
         return;
       }
       long id = ids.incrementAndGet();
-      NbdConnection c = new NbdConnection(this, id, peer, new PlainTransport(ch));
+      NbdConnection c = new NbdConnection(this, id, peer, plain);
       Thread t = Thread.ofPlatform().daemon().name("nbd-conn-" + id).unstarted(c);
       connections.put(c, t);
       t.start();

@@ -30,9 +30,11 @@ import javax.net.ssl.SSLContext;
  * @param password the keystore password
  * @param maxConnections connections served at once; more are closed at accept
  * @param maxRequests requests in flight per connection
+ * @param pollNanos how long a connection's reader polls its socket for the next request before it
+ *     sleeps (0: sleeps at once)
  */
 record NbdSettings(List<Listen> listen, String exportName, String description, int maxPayload, boolean readOnly,
-    TlsMode tls, Path keystore, String password, int maxConnections, int maxRequests) {
+    TlsMode tls, Path keystore, String password, int maxConnections, int maxRequests, long pollNanos) {
 
   static final String LISTEN = "nbd.listen";
   static final String SOCKET = "nbd.socket";
@@ -45,6 +47,7 @@ record NbdSettings(List<Listen> listen, String exportName, String description, i
   static final String TLS_PASSWORD = "nbd.tls.password";
   static final String MAX_CONNECTIONS = "nbd.max-connections";
   static final String MAX_REQUESTS = "nbd.max-requests";
+  static final String POLL_US = "nbd.poll-us";
 
   /** A listening address. */
   sealed interface Listen permits Tcp, Unix {}
@@ -79,6 +82,9 @@ record NbdSettings(List<Listen> listen, String exportName, String description, i
     if (maxConnections < 1 || maxRequests < 1) {
       throw new IllegalArgumentException(MAX_CONNECTIONS + " and " + MAX_REQUESTS + " must be at least 1");
     }
+    if (pollNanos < 0) {
+      throw new IllegalArgumentException(POLL_US + " must not be negative");
+    }
   }
 
   /** Reads and checks the keys. */
@@ -97,7 +103,7 @@ record NbdSettings(List<Listen> listen, String exportName, String description, i
     Path keystore = config.get(TLS_KEYSTORE).isEmpty() ? null : config.getPath(TLS_KEYSTORE);
     return new NbdSettings(listen, config.get(EXPORT_NAME), config.get(DESCRIPTION), (int) maxPayload,
         config.getBoolean(READ_ONLY), tls, tls == TlsMode.OFF ? null : keystore, config.get(TLS_PASSWORD),
-        config.getInt(MAX_CONNECTIONS), config.getInt(MAX_REQUESTS));
+        config.getInt(MAX_CONNECTIONS), config.getInt(MAX_REQUESTS), config.getInt(POLL_US) * 1000L);
   }
 
   /** {@code host:port}, {@code [v6]:port} or {@code unix:/path}. */
@@ -171,6 +177,6 @@ record NbdSettings(List<Listen> listen, String exportName, String description, i
   public String toString() {
     return "NbdSettings[listen=" + listen + ", export=" + exportName + ", maxPayload=" + maxPayload + ", readOnly="
         + readOnly + ", tls=" + tls + ", keystore=" + keystore + ", maxConnections=" + maxConnections
-        + ", maxRequests=" + maxRequests + "]"; // no password
+        + ", maxRequests=" + maxRequests + ", pollNanos=" + pollNanos + "]"; // no password
   }
 }

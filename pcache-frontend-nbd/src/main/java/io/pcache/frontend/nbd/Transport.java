@@ -5,8 +5,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * A connection's byte stream, plain or TLS, in blocking style (the reader is a platform thread,
- * writers are the reader and virtual threads).
+ * A connection's byte stream, plain or TLS, in blocking style: {@link #read} and {@link #write}
+ * return only once they have moved bytes (the reader is a platform thread, writers are the reader
+ * and virtual threads).
  *
  * <p>One thread reads; any number of threads write, and each {@link #write} call leaves as one
  * contiguous piece of the stream, so a reply is never interleaved with another.

@@ -26,7 +26,8 @@ class NbdSettingsTest {
     Map<String, ConfigKey> keys = provider.configKeys().stream().collect(Collectors.toMap(ConfigKey::name, k -> k));
     assertEquals(Set.of("nbd.listen", "nbd.socket", "nbd.export-name", "nbd.description", "nbd.max-payload",
         "nbd.read-only", "nbd.tls", "nbd.tls.keystore", "nbd.tls.password", "nbd.max-connections",
-        "nbd.max-requests"), keys.keySet());
+        "nbd.max-requests", "nbd.poll-us"), keys.keySet());
+    assertEquals("100", keys.get("nbd.poll-us").defaultValue());
     assertEquals("127.0.0.1:10809", keys.get("nbd.listen").defaultValue());
     assertEquals(ConfigKey.Type.ADDRESS, keys.get("nbd.listen").type());
     assertEquals("", keys.get("nbd.socket").defaultValue());
@@ -51,7 +52,22 @@ class NbdSettingsTest {
     assertEquals(32 << 20, s.maxPayload());
     assertEquals(TlsMode.OFF, s.tls());
     assertEquals(128, s.maxRequests());
+    assertEquals(100_000, s.pollNanos());
     assertTrue(!s.toString().contains("password="), "no password in toString");
+  }
+
+  @Test
+  void pollMicroseconds() {
+    NbdSettings off = NbdSettings.from(new MapConfig(provider.configKeys(), Map.of("nbd.poll-us", "0")));
+    assertEquals(0, off.pollNanos());
+    NbdSettings longer = NbdSettings.from(new MapConfig(provider.configKeys(), Map.of("nbd.poll-us", "250")));
+    assertEquals(250_000, longer.pollNanos());
+    assertThrows(IllegalArgumentException.class,
+        () -> NbdSettings.from(new MapConfig(provider.configKeys(), Map.of("nbd.poll-us", "-1"))));
+    ConfigKey key = provider.configKeys().stream().filter(k -> k.name().equals("nbd.poll-us")).findFirst()
+        .orElseThrow();
+    assertEquals(0, key.min(), "the configuration refuses what lies outside the declared range");
+    assertEquals(10_000, key.max());
   }
 
   @Test
