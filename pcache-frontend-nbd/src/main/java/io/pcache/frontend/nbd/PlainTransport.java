@@ -1,5 +1,6 @@
 package io.pcache.frontend.nbd;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -167,7 +168,7 @@ final class PlainTransport implements Transport {
     }
   }
 
-  private static void closeQuietly(java.io.Closeable c) {
+  private static void closeQuietly(Closeable c) {
     if (c != null) {
       try {
         c.close();

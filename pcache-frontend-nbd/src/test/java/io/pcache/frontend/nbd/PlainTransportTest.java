@@ -5,14 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -71,7 +74,7 @@ class PlainTransportTest {
       while (dst.position() < 3) {
         t.read(dst);
       }
-      assertArrayEquals(new byte[] {1, 2, 3}, java.util.Arrays.copyOf(dst.array(), 3));
+      assertArrayEquals(new byte[] {1, 2, 3}, Arrays.copyOf(dst.array(), 3));
     }
   }
 
@@ -164,7 +167,7 @@ class PlainTransportTest {
   @Test
   void closeAndAbortLeaveNoDescriptorBehind() throws Exception {
     Path fds = Path.of("/proc/self/fd");
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(fds), "needs /proc/self/fd");
+    assumeTrue(Files.isDirectory(fds), "needs /proc/self/fd");
     long before = count(fds);
     for (int i = 0; i < 50; i++) {
       try (SocketChannel client = SocketChannel.open(listener.getLocalAddress())) {
@@ -193,7 +196,7 @@ class PlainTransportTest {
       f.get(10, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
-      return cause instanceof java.io.UncheckedIOException u ? u.getCause() : cause;
+      return cause instanceof UncheckedIOException u ? u.getCause() : cause;
     }
     throw new AssertionError("completed normally after abort");
   }
@@ -202,7 +205,7 @@ class PlainTransportTest {
     try {
       return t.read(dst);
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 
@@ -210,7 +213,7 @@ class PlainTransportTest {
     try {
       t.write(src);
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
+      throw new UncheckedIOException(e);
     }
   }
 }
