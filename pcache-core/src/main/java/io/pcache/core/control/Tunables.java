@@ -6,6 +6,7 @@ import io.pcache.core.config.CoreKeys;
 import io.pcache.core.config.Suggestions;
 import io.pcache.core.config.Values;
 import io.pcache.core.engine.CacheEngine;
+import io.pcache.core.engine.Writeback;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -127,7 +128,7 @@ public final class Tunables {
     entries.add(new Entry(WRITEBACK_RATE, rate == 0 ? "0" : Values.human(rate), "0 (no limit) or up to 1T per second",
         "until restart"));
     entries.add(new Entry(WRITEBACK_DIRTY_PERCENT, Integer.toString(engine.writeback().dirtyPercent()),
-        "0.." + io.pcache.core.engine.Writeback.MAX_DIRTY_PERCENT, "0 writes back at once; until restart"));
+        "0.." + Writeback.MAX_DIRTY_PERCENT, "0 writes back at once; until restart"));
     entries.add(new Entry(KSET_FLUSH_DELAY, duration(engine.ksetFlushDelay()), "0ms..1h", "until restart"));
     return entries;
   }
@@ -169,7 +170,7 @@ public final class Tunables {
       return rate == 0 ? "0" : Values.human(rate);
     }
     if (key.equals(WRITEBACK_DIRTY_PERCENT)) {
-      int percent = percent(WRITEBACK_DIRTY_PERCENT, value, io.pcache.core.engine.Writeback.MAX_DIRTY_PERCENT,
+      int percent = percent(WRITEBACK_DIRTY_PERCENT, value, Writeback.MAX_DIRTY_PERCENT,
           engine.writeback().dirtyPercent());
       engine.writeback().setDirtyPercent(percent);
       return Integer.toString(percent);

@@ -1,6 +1,7 @@
 package io.pcache.core.engine;
 
 import io.pcache.api.BlockIOException;
+import io.pcache.api.gc.CacheUsage;
 import io.pcache.core.format.Crc32c;
 import io.pcache.core.format.KeyRecord;
 import io.pcache.core.format.Kset;
@@ -8,10 +9,13 @@ import io.pcache.core.format.Layout;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -62,7 +66,7 @@ public final class Writeback {
   /** The highest dirty percentage (as dm-pcache's gc_percent). */
   public static final int MAX_DIRTY_PERCENT = 90;
   /** How long without writes makes the device idle, so that writeback writes everything back. */
-  static final java.time.Duration IDLE = java.time.Duration.ofSeconds(1);
+  static final Duration IDLE = Duration.ofSeconds(1);
   /** How often a holding writeback looks again (kset closes do not wake it). */
   private static final long HOLD_POLL_MS = 20;
 
@@ -91,7 +95,7 @@ public final class Writeback {
   /** Whether the worker is holding dirty data back now (for status). */
   private volatile boolean holding;
   /** The highest {@link CacheEngine#drainMark} asked for: no holding back before it is passed. */
-  private final java.util.concurrent.atomic.AtomicLong drainTo = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong drainTo = new AtomicLong();
   /** Foreground writes last seen by the worker, and when they last changed; worker only. */
   private long lastForeground = -1;
   private long lastForegroundNanos;
@@ -203,7 +207,7 @@ public final class Writeback {
     if (now - lastForegroundNanos >= IDLE.toNanos()) {
       return false;
     }
-    io.pcache.api.gc.CacheUsage usage = engine.usage(); // what GC policies see: dirty data in whole segments
+    CacheUsage usage = engine.usage(); // what GC policies see: dirty data in whole segments
     return usage.waitingWrites() == 0 && usage.dirtySegments() * 100L <= (long) usage.totalSegments() * percent;
   }
 
@@ -259,7 +263,7 @@ public final class Writeback {
   private void hold() {
     lock.lock();
     try {
-      long left = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(HOLD_POLL_MS);
+      long left = TimeUnit.MILLISECONDS.toNanos(HOLD_POLL_MS);
       while (!stopping && !nudged && left > 0) {
         left = holdWake.awaitNanos(left);
       }
