@@ -21,7 +21,8 @@ import java.util.Set;
  *   <li>{@code --KEY VALUE} or {@code --KEY=VALUE} sets any configuration key ({@code --cache.size 2G});
  *   <li>short forms: {@code --cache} ({@code cache.device}), {@code --backing} ({@code
  *       backing.device}), {@code --data-dir} ({@code data.dir}), {@code --gc-policy} ({@code
- *       cache.gc-policy}), {@code --frontend}, {@code --listen} (the front-end's listen address,
+ *       cache.gc-policy}), {@code --recover-log} ({@code cache.recover-log}), {@code --backing-changed}
+ *       ({@code backing.changed}), {@code --frontend}, {@code --listen} (the front-end's listen address,
  *       when the NBD front-end is installed), and the switch {@code --data-crc};
  *   <li>{@code --config FILE}; switches {@code --force}, {@code --json}; {@code -h}/{@code --help},
  *       {@code -V}/{@code --version}.
@@ -45,6 +46,8 @@ public record CommandLine(Optional<String> command, Map<String, String> settings
       "backing", CoreKeys.BACKING_DEVICE,
       "data-dir", CoreKeys.DATA_DIR,
       "gc-policy", CoreKeys.CACHE_GC_POLICY,
+      "recover-log", CoreKeys.CACHE_RECOVER_LOG,
+      "backing-changed", CoreKeys.BACKING_CHANGED,
       "listen", "nbd.listen");
 
   /** Whether {@code args} ask for help or the version only: answered before plugins are loaded. */

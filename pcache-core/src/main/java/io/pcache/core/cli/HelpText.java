@@ -37,8 +37,13 @@ final class HelpText {
         --listen ADDR        The NBD listen address, host:port or unix:/path (nbd.listen)
         --gc-policy NAME     threshold, watermark, or a plugin's (cache.gc-policy)
         --control.socket P   The running pcache's control socket (default data.dir/pcache.sock)
-        --data-crc           Format with data CRCs (cache.data-crc=true)
+        --data-crc           Format with data CRCs (cache.data-crc=true, the default; --cache.data-crc false for none)
         --force              With format: overwrite an existing cache
+        --recover-log cut    With run: start on a log that is corrupt in the middle, dropping the keys
+                             from the bad kset on (cache.recover-log; default refuse)
+        --backing-changed accept
+                             With run: start a cache that holds dirty data for another backing device
+                             and write it to this one (backing.changed; default refuse)
         -h, --help           Show help
         -V, --version        Show the version
 

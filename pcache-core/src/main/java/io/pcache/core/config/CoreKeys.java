@@ -16,6 +16,8 @@ public final class CoreKeys {
   public static final String CACHE_SIZE = "cache.size";
   public static final String CACHE_DATA_CRC = "cache.data-crc";
   public static final String CACHE_GC_POLICY = "cache.gc-policy";
+  public static final String CACHE_RECOVER_LOG = "cache.recover-log";
+  public static final String BACKING_CHANGED = "backing.changed";
   public static final String KSET_FLUSH_DELAY = "cache.kset-flush-delay";
   public static final String BACKING_DEVICE = "backing.device";
   public static final String BACKING_SIZE = "backing.size";
@@ -42,8 +44,14 @@ public final class CoreKeys {
             "The cache media: file:PATH (regular or tmpfs file), dax:PATH (persistent memory), or a bare path."),
         ConfigKey.size(CACHE_SIZE, "1G", MIN_CACHE_SIZE, 16L << 40,
             "Size of the cache media when pcache creates it (at least 512M, as dm-pcache requires)."),
-        ConfigKey.bool(CACHE_DATA_CRC, false,
-            "Keep a CRC32C of every cached extent and check it on replay, writeback, GC and cache hits (set at format time)."),
+        ConfigKey.bool(CACHE_DATA_CRC, true,
+            "Keep a CRC32C of every cached extent and check it on replay, writeback, GC and cache hits. Fixed at format"
+                + " time: applies to a new cache; an existing cache keeps what it was formatted with unless this is set"
+                + " explicitly, and then a cache formatted the other way is refused."),
+        ConfigKey.choice(CACHE_RECOVER_LOG, "refuse", List.of("refuse", "cut"),
+            "What 'pcache run' does when the kset log is corrupt in the middle (valid ksets follow a bad one):"
+                + " refuse to start (default), or cut the log at the bad kset, dropping the keys from there on"
+                + " (logged as an ERROR with their count). A torn last kset after a power cut is the normal end of the log."),
         ConfigKey.string(CACHE_GC_POLICY, "threshold",
             "The GC policy: threshold (dm-pcache's gc_percent), watermark, or one from a plugin; 'pcache plugins' lists them."),
         ConfigKey.duration(KSET_FLUSH_DELAY, "1s",
@@ -52,6 +60,9 @@ public final class CoreKeys {
             "The backing device: block:/dev/sdX (block device), file:PATH (image file), or a bare path."),
         ConfigKey.size(BACKING_SIZE, "4G", 1L << 20, Long.MAX_VALUE,
             "Size of the backing image when pcache creates it (sparse); an existing device keeps its size."),
+        ConfigKey.choice(BACKING_CHANGED, "refuse", List.of("refuse", "accept"),
+            "What 'pcache run' does when the cache holds dirty data for another backing device than the one given:"
+                + " refuse to start (default), or accept it and write that data to this backing device (logged as a WARN)."),
         ConfigKey.bool(BACKING_DIRECT_IO, false,
             "Open the backing device with O_DIRECT (bypass the page cache)."),
         ConfigKey.string(FRONTEND, "nbd",

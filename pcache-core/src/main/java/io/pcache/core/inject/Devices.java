@@ -81,8 +81,8 @@ public final class Devices {
   public EngineOptions engineOptions() {
     boolean explicitPercent = config.get(CoreKeys.CACHE_GC_POLICY).equals("threshold")
         && hasKey("gc.threshold.percent") && !config.sourceOf("gc.threshold.percent").equals("default");
-    return EngineOptions.defaults()
-        .withDataCrc(config.getBoolean(CoreKeys.CACHE_DATA_CRC))
+    EngineOptions options = EngineOptions.defaults()
+        .withDataCrcDefault(config.getBoolean(CoreKeys.CACHE_DATA_CRC))
         .withKsetFlushDelay(config.getDuration(CoreKeys.KSET_FLUSH_DELAY))
         .withFullWait(config.getDuration(CoreKeys.CACHE_FULL_WAIT))
         .withWritebackBatchKsets(config.getInt(CoreKeys.WRITEBACK_BATCH))
@@ -90,7 +90,14 @@ public final class Devices {
         .withWritebackRate(config.getSize(CoreKeys.WRITEBACK_RATE))
         .withWritebackDirtyPercent(config.getInt(CoreKeys.WRITEBACK_DIRTY_PERCENT))
         .withGcInterval(config.getDuration(CoreKeys.GC_INTERVAL))
-        .withGcPercentExplicit(explicitPercent);
+        .withGcPercentExplicit(explicitPercent)
+        .withRecoverLog(config.get(CoreKeys.CACHE_RECOVER_LOG).equals("cut")
+            ? EngineOptions.RecoverLog.CUT : EngineOptions.RecoverLog.REFUSE)
+        .withAcceptBackingChange(config.get(CoreKeys.BACKING_CHANGED).equals("accept"));
+    // cache.data-crc given by the user (flag, file, environment) must match an existing cache;
+    // its default applies to a new format only.
+    return config.sourceOf(CoreKeys.CACHE_DATA_CRC).equals("default") ? options
+        : options.withDataCrc(options.dataCrc());
   }
 
   private boolean hasKey(String key) {
