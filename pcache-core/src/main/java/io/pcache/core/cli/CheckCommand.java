@@ -1,14 +1,19 @@
 package io.pcache.core.cli;
 
 import io.pcache.api.media.CacheMedia;
+import io.pcache.core.engine.CacheRepair;
 import io.pcache.core.engine.Inspector;
 import io.pcache.core.inject.Devices;
 import jakarta.inject.Inject;
+import java.util.List;
 
 /**
- * {@code pcache check [--cache SPEC]}: verifies a cache device offline without changing it: every
- * metadata replica, the whole kset log and, when the cache keeps data CRCs, every cached extent.
- * Exit status 0 when nothing is wrong, 1 when a problem was found.
+ * {@code pcache check [--repair] [--cache SPEC]}: verifies a cache device offline without changing
+ * it: every metadata replica, the whole kset log (a corrupt kset with valid ksets after it is a
+ * problem; a torn last kset is the normal end) and, when the cache keeps data CRCs, every cached
+ * extent. With {@code --repair} it first rebuilds what {@link CacheRepair} can (a damaged
+ * superblock from cache_info, a damaged replica from its twin), saying each thing it did. Exit
+ * status 0 when nothing is wrong, 1 when a problem was found.
  */
 public final class CheckCommand implements Command {
 
@@ -23,8 +28,18 @@ public final class CheckCommand implements Command {
 
   @Override
   public int run(CommandLine line) throws Exception {
-    try (CacheMedia media = devices.openMedia(false, true)) {
+    boolean repair = line.switches().contains("repair");
+    try (CacheMedia media = devices.openMedia(false, !repair)) {
       long start = System.nanoTime();
+      if (repair) {
+        List<String> done = CacheRepair.repair(media);
+        for (String d : done) {
+          output.out().println("repaired: " + d);
+        }
+        if (done.isEmpty()) {
+          output.out().println("repair: nothing to rebuild");
+        }
+      }
       Inspector.Report r = new Inspector(media).inspect(true, null);
       for (String p : r.problems()) {
         output.out().println("problem: " + p);

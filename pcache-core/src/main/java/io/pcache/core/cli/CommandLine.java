@@ -24,7 +24,7 @@ import java.util.Set;
  *       cache.gc-policy}), {@code --recover-log} ({@code cache.recover-log}), {@code --backing-changed}
  *       ({@code backing.changed}), {@code --frontend}, {@code --listen} (the front-end's listen address,
  *       when the NBD front-end is installed), and the switch {@code --data-crc};
- *   <li>{@code --config FILE}; switches {@code --force}, {@code --json}; {@code -h}/{@code --help},
+ *   <li>{@code --config FILE}; switches {@code --force}, {@code --json}, {@code --repair}; {@code -h}/{@code --help},
  *       {@code -V}/{@code --version}.
  * </ul>
  *
@@ -38,7 +38,7 @@ public record CommandLine(Optional<String> command, Map<String, String> settings
     Set<String> switches, List<String> arguments, boolean help, boolean version) {
 
   /** Switches every command accepts; commands check which of them they use. */
-  static final Set<String> SWITCHES = Set.of("force", "json");
+  static final Set<String> SWITCHES = Set.of("force", "json", "repair");
 
   /** Short forms of configuration keys. */
   static final Map<String, String> SHORT = Map.of(

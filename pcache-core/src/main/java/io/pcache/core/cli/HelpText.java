@@ -19,7 +19,7 @@ final class HelpText {
         ctl       Tune a running pcache: ctl show, ctl set KEY VALUE, ctl writeback pause|resume,
                   ctl flush (keys: gc_percent, writeback.rate, writeback.dirty-percent,
                   cache.kset-flush-delay, gc.*)
-        check     Verify a cache device offline (every replica, the whole log) without changing it
+        check     Verify a cache device offline (every replica, the whole log); --repair rebuilds replicas
         drain     Write every dirty byte back to the backing device, with a progress bar (in the
                   running pcache while it serves, else offline)
         plugins   List every provider found: kind, name, module, and whether from lib/ or plugins/
@@ -103,10 +103,13 @@ final class HelpText {
           changes (exit status 2).
           """;
       case "check" -> """
-          Usage: pcache check [--cache SPEC]
+          Usage: pcache check [--repair] [--cache SPEC]
 
           Verifies a cache device offline: every metadata replica, the whole kset log and, with data
-          CRCs, every cached extent. Reports problems; changes nothing.
+          CRCs, every cached extent. Reports problems (exit status 1); changes nothing. A corrupt kset
+          with valid ksets after it is a problem; a torn last kset (a power cut) is the end of the log.
+          With --repair it first rebuilds a damaged superblock from cache_info and a damaged replica
+          from its intact twin, printing each repair; the kset log and data are never changed.
           """;
       case "drain" -> """
           Usage: pcache drain [--cache SPEC] [--backing SPEC]

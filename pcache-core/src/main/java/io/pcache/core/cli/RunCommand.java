@@ -62,7 +62,9 @@ public final class RunCommand implements Command {
     CacheEngine.ReplayReport replay = engine.replayReport();
     LOG.log(System.Logger.Level.INFO, (replay.formatted() ? "formatted a new cache on " + media.name() + "; " : "")
         + "replayed " + replay.ksets() + " ksets, " + replay.keys() + " keys (" + replay.staleKeys() + " stale, "
-        + replay.badKeys() + " bad) in " + replay.nanos() / 1_000_000 + " ms; status " + engine.statusLine());
+        + replay.badKeys() + " bad" + (replay.repairedKsets() > 0 ? ", " + replay.repairedKsets() + " ksets repaired" : "")
+        + (replay.droppedKeys() > 0 ? ", " + replay.droppedKeys() + " keys dropped by --recover-log cut" : "")
+        + ") in " + replay.nanos() / 1_000_000 + " ms; status " + engine.statusLine());
     java.util.Optional<ControlServer> control;
     try {
       control = ControlServer.start(engine, config);

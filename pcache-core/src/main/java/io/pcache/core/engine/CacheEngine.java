@@ -102,8 +102,17 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
    */
   private final java.util.concurrent.atomic.LongAdder inFlight = new java.util.concurrent.atomic.LongAdder();
 
-  /** What replay found, for the start-up log line and status. */
-  public record ReplayReport(long ksets, long keys, long staleKeys, long badKeys, long nanos, boolean formatted) {}
+  /**
+   * What replay found, for the start-up log line and status.
+   *
+   * @param badKeys keys whose data CRC did not match
+   * @param repairedKsets ksets whose damaged header replay restored from their CRC ({@link LogTail})
+   * @param droppedKeys with {@code --recover-log cut}: the keys of the valid ksets after the corrupt
+   *     one that were dropped (at least 1 when the log was cut; the corrupt kset's own keys cannot
+   *     be counted)
+   */
+  public record ReplayReport(long ksets, long keys, long staleKeys, long badKeys, long nanos, boolean formatted,
+      long repairedKsets, long droppedKeys) {}
 
   private CacheEngine(CacheMedia media, BackingDevice backing, EngineOptions options, GcPolicy policy, int segNum,
       Replicas<CacheInfo> cacheInfo, boolean formatted) throws IOException {
@@ -155,23 +164,29 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     Replicas<CacheInfo> infoReplicas = CacheFormat.cacheInfoReplicas(media);
     CacheInfo info = infoReplicas.load().orElse(null);
     if (info == null || !info.initDone()) {
-      // A superblock without a complete cache_info: a format that never finished (upstream
-      // formats again), unless the log holds ksets: then cached data would be thrown away.
-      if (CacheFormat.logHoldsKsets(media)) {
-        throw new IOException("cache " + media.name() + ": cache_info has no valid replica (offsets "
-            + Layout.CACHE_INFO_OFF + " and " + (Layout.CACHE_INFO_OFF + Layout.CACHE_INFO_SIZE) + ") but the log holds"
-            + " ksets, so it may hold dirty data: refusing to reformat it; run 'pcache check', and 'pcache format"
-            + " --force' only if its data can go");
+      // A superblock without a complete cache_info: a first start that never finished (upstream
+      // formats again), unless anything says the cache was used: then cached data would be lost.
+      List<String> traces = CacheFormat.pcacheTraces(media);
+      if (!traces.isEmpty() || CacheFormat.logHoldsKsets(media)) {
+        throw new IOException("cache " + media.name() + ": cache_info has no valid, complete replica (offsets "
+            + Layout.CACHE_INFO_OFF + " and " + (Layout.CACHE_INFO_OFF + Layout.CACHE_INFO_SIZE) + ") but "
+            + (traces.isEmpty() ? "the log holds ksets" : String.join(", ", traces)) + ", so it may hold dirty data:"
+            + " refusing to reformat it. Nothing was changed. Run 'pcache check --cache " + media.name()
+            + "', 'pcache check --repair' to rebuild a damaged replica from its twin, and 'pcache format --force'"
+            + " only if its data can go");
       }
       CacheFormat.format(media, options.dataCrc(), percentOf(policy, Layout.GC_PERCENT_DEFAULT));
       formatted = true;
       info = infoReplicas.load().orElseThrow(() -> new IOException("cache " + media.name() + ": cache_info unreadable right after format"));
     }
     if (info.dataCrc() != options.dataCrc()) {
-      throw new IOException("cache " + media.name() + " was formatted with data_crc=" + info.dataCrc()
-          + " but cache.data-crc=" + options.dataCrc() + " was asked: set cache.data-crc=" + info.dataCrc()
-          + " (the setting is fixed at format time), or reformat with 'pcache format --force"
-          + (options.dataCrc() ? " --data-crc" : "") + "' (cached data is lost)");
+      if (options.dataCrcExplicit()) {
+        throw new IOException("cache " + media.name() + " was formatted with data_crc=" + info.dataCrc()
+            + " but cache.data-crc=" + options.dataCrc() + " was asked: leave cache.data-crc unset (an existing cache"
+            + " keeps its setting), or reformat with 'pcache format --force --cache.data-crc " + options.dataCrc()
+            + "' (cached data is lost)");
+      }
+      options = options.withDataCrcDefault(info.dataCrc()); // the device says; the default was for a new format
     }
     if (info.cacheMode() != 0) {
       throw new IOException("cache " + media.name() + " uses cache mode " + info.cacheMode()

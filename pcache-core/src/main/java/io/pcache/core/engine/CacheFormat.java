@@ -2,6 +2,9 @@ package io.pcache.core.engine;
 
 import io.pcache.api.media.CacheMedia;
 import io.pcache.core.format.CacheInfo;
+import io.pcache.core.format.CachePos;
+import io.pcache.core.format.Meta;
+import io.pcache.core.format.SegGen;
 import io.pcache.core.format.Layout;
 import io.pcache.core.format.Replicas;
 import io.pcache.core.format.Superblock;
@@ -10,6 +13,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Recognising and formatting a cache device: the superblock, cache_info and the segment chain.
@@ -23,7 +28,10 @@ public final class CacheFormat {
 
   /** What the superblock area holds. */
   public enum State {
-    /** All zero: a blank device, formatted automatically on start. */
+    /**
+     * A blank device, formatted automatically on start: no superblock magic, and nothing else
+     * that a used pcache leaves (see {@link #pcacheTraces}).
+     */
     BLANK,
     /** A valid pcache superblock. */
     PCACHE
@@ -46,12 +54,20 @@ public final class CacheFormat {
     Superblock sb = Superblock.decode(area, 0);
     if (sb.magic() == 0) {
       long nonZero = area.mismatch(Arena.ofAuto().allocate(Layout.SB_SIZE, 8));
-      if (nonZero < 0 || interruptedFormat(area)) {
+      if (nonZero >= 0 && !interruptedFormat(area)) {
+        throw new IOException("cache " + media.name() + " holds data at its superblock (offset "
+            + (Layout.SB_OFF + nonZero) + ") but no pcache magic: it is not a pcache device; if its content can go, run "
+            + "'pcache format --force --cache " + media.name() + "'");
+      }
+      List<String> found = pcacheTraces(media);
+      if (found.isEmpty()) {
         return State.BLANK;
       }
-      throw new IOException("cache " + media.name() + " holds data at its superblock (offset "
-          + (Layout.SB_OFF + nonZero) + ") but no pcache magic: it is not a pcache device; if its content can go, run "
-          + "'pcache format --force --cache " + media.name() + "'");
+      throw new IOException("cache " + media.name() + ": the superblock magic (offset " + (Layout.SB_OFF + MAGIC_OFF)
+          + ") is zero but " + String.join(", ", found) + ": this looks like a pcache with a damaged superblock, not a"
+          + " blank device, so it is not formatted. Nothing was changed. 'pcache check --cache " + media.name()
+          + "' shows more; 'pcache check --repair --cache " + media.name() + "' rebuilds the superblock from the device"
+          + " size and cache_info; 'pcache format --force --cache " + media.name() + "' formats it (cached data is lost)");
     }
     if (sb.magic() != Layout.SB_MAGIC) {
       if (Long.reverseBytes(sb.magic()) == Layout.SB_MAGIC) {
@@ -78,6 +94,86 @@ public final class CacheFormat {
           + "): was the file truncated? reformat with 'pcache format --force'");
     }
     return State.PCACHE;
+  }
+
+  /**
+   * What on a device without superblock magic says it was a pcache in use, as phrases for an error;
+   * empty when the device is blank: its metadata area (the superblock's other words aside:
+   * cache_info, cache_ctrl, segment 0's segment_info and seg_gen) is all zero, or holds exactly
+   * what a format writes before its last step (cache_info seq 1-2, both tails at 0:0 with seq 1,
+   * generation 0, no kset at 0:0) — a format interrupted before the magic, where nothing can have
+   * been cached. A cache that was ever started has cache_info rewritten (seq 3 on), and one that
+   * ever held a kset has one at 0:0 or tails that moved.
+   */
+  static List<String> pcacheTraces(CacheMedia media) {
+    List<String> found = new ArrayList<>();
+    long metaEnd = Math.min(media.size(), Layout.SEGMENTS_OFF + Layout.SEG_DATA_OFF);
+    if (isZero(readAt(media, Layout.SB_OFF + Layout.SB_STRUCT_SIZE, metaEnd - Layout.SB_OFF - Layout.SB_STRUCT_SIZE))) {
+      return found; // the whole metadata area is zero: blank
+    }
+    for (int i = 0; i < Layout.META_INDEX_MAX; i++) {
+      long at = Layout.CACHE_INFO_OFF + i * Layout.CACHE_INFO_SIZE;
+      MemorySegment b = readAt(media, at, Layout.CACHE_INFO_STRUCT_SIZE);
+      if (isZero(b)) {
+        continue;
+      }
+      if (b.get(Meta.U32, 0) != Meta.crc(b, 0, Layout.CACHE_INFO_STRUCT_SIZE)) {
+        found.add("cache_info replica " + i + " at offset " + at + " is not zero (bad CRC)");
+        continue;
+      }
+      CacheInfo info = CacheInfo.decode(b, 0);
+      if (info.seq() > 2) {
+        found.add("cache_info replica " + i + " is valid (seq " + info.seq() + ", " + info.nSegs() + " segments)");
+      }
+    }
+    String[] tails = {"key_tail", "key_tail", "dirty_tail", "dirty_tail"};
+    for (int i = 0; i < 4; i++) {
+      long at = Layout.CACHE_CTRL_OFF + (long) i * Layout.POS_STRUCT_SIZE;
+      MemorySegment b = readAt(media, at, Layout.POS_STRUCT_SIZE);
+      if (isZero(b)) {
+        continue;
+      }
+      if (b.get(Meta.U32, 0) != Meta.crc(b, 0, Layout.POS_STRUCT_SIZE)) {
+        found.add(tails[i] + " replica " + (i % 2) + " at offset " + at + " is not zero (bad CRC)");
+        continue;
+      }
+      CachePos p = CachePos.decode(b, 0);
+      if (p.seq() > 1 || p.segId() != 0 || p.segOff() != 0) {
+        found.add(tails[i] + " replica " + (i % 2) + " is valid (segment " + Integer.toUnsignedString(p.segId())
+            + " offset " + Integer.toUnsignedString(p.segOff()) + ", seq " + p.seq() + ")");
+      }
+    }
+    if (media.size() >= Layout.SEGMENTS_OFF + Layout.SEG_SIZE) {
+      for (int i = 0; i < Layout.META_INDEX_MAX; i++) {
+        long at = Layout.segmentOffset(0) + Layout.SEG_CTRL_OFF + (long) i * Layout.SEG_GEN_STRUCT_SIZE;
+        MemorySegment b = readAt(media, at, Layout.SEG_GEN_STRUCT_SIZE);
+        if (!isZero(b) && (b.get(Meta.U32, 0) != Meta.crc(b, 0, Layout.SEG_GEN_STRUCT_SIZE)
+            || SegGen.decode(b, 0).gen() != 0)) {
+          found.add("segment 0's seg_gen replica " + i + " at offset " + at + " is not that of a fresh format");
+        }
+      }
+      MemorySegment first = readAt(media, Layout.dataOffset(0, 0), Layout.KSET_SIZE_MAX);
+      if (!isZero(first.asSlice(0, Layout.KSET_HEADER_SIZE))) {
+        found.add(io.pcache.core.format.Kset.check(first, 0, first.byteSize()) == io.pcache.core.format.Kset.Check.VALID
+            ? "segment 0 starts with a valid kset" : "segment 0's first kset slot is not zero");
+      }
+    }
+    return found;
+  }
+
+  private static MemorySegment readAt(CacheMedia media, long at, long len) {
+    MemorySegment b = Arena.ofAuto().allocate(len, 8);
+    media.read(at, b);
+    return b;
+  }
+
+  private static boolean isZero(MemorySegment b) {
+    for (long i = 0; i + 8 <= b.byteSize(); i += 8) {
+      if (b.get(ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** The segment count from a valid superblock. */

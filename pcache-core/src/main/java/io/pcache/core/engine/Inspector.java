@@ -114,6 +114,8 @@ public final class Inspector {
     long cleanBytes = 0;
     long stale = 0;
     long crcChecked = 0;
+    LogTail tail = new LogTail(media, nSegs, id -> gens[id], Long.MAX_VALUE, info.dataCrc());
+    int hops = 0;
     while (true) {
       long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());
       if (available < Layout.KSET_HEADER_SIZE) {
@@ -122,26 +124,52 @@ public final class Inspector {
       MemorySegment window = buf.asSlice(0, Math.min(buf.byteSize(), available));
       media.read(Layout.dataOffset(pos.segId(), pos.off()), window);
       if (Kset.check(window, 0, window.byteSize()) != Kset.Check.VALID) {
-        break;
+        LogTail.Verdict v = tail.judge(pos);
+        if (v.kind() == LogTail.Kind.END) {
+          break;
+        }
+        if (v.kind() == LogTail.Kind.CORRUPT) {
+          problems.add("log: " + v.reason() + "; " + (v.ksetsAfter() > 0 ? v.ksetsAfter() + " valid ksets with "
+              + v.keysAfter() + " keys follow it" : "what followed it cannot be found")
+              + " ('pcache run' refuses to start; --recover-log cut drops the log from there)");
+          break;
+        }
+        warnings.add("log: " + v.reason() + " ('pcache run' rewrites its header)");
+        MemorySegment.copy(v.repaired(), 0, window, 0, v.repaired().byteSize());
       }
       Kset kset = Kset.decode(window, 0);
       ksets++;
       if (kset.last()) {
         if (Integer.compareUnsigned(kset.nextSegId(), nSegs) >= 0) {
-          problems.add("log: LAST kset at " + pos + " points to segment " + Integer.toUnsignedString(kset.nextSegId())
-              + " beyond the cache");
+          problems.add("log: LAST kset at " + LogTail.where(pos) + " points to segment "
+              + Integer.toUnsignedString(kset.nextSegId()) + " beyond the cache");
+          break;
+        }
+        if (++hops > nSegs) {
+          problems.add("log: the LAST chain passes more than the " + nSegs + " segments (it loops, at "
+              + LogTail.where(pos) + ")");
           break;
         }
         pos = new LogPos(kset.nextSegId(), 0);
         used.set(pos.segId());
       } else {
+        String impossible = null;
+        for (int i = 0; i < kset.keys().size() && impossible == null; i++) {
+          String why = tail.impossible(kset.keys().get(i));
+          if (why != null) {
+            impossible = "key " + i + " of the kset at " + LogTail.where(pos) + " cannot be right (" + why + "): "
+                + kset.keys().get(i);
+          }
+        }
+        if (impossible != null) {
+          long[] after = tail.count(new LogPos(pos.segId(), pos.off() + kset.size()));
+          problems.add("log: " + impossible + "; " + after[0] + " valid ksets with " + after[1]
+              + " keys follow it ('pcache run' refuses to start; --recover-log cut drops the log from there)");
+          ksets--;
+          break;
+        }
         for (KeyRecord k : kset.keys()) {
           keys++;
-          if (Integer.compareUnsigned(k.segId(), nSegs) >= 0 || Integer.toUnsignedLong(k.segOff()) + Integer.toUnsignedLong(k.len())
-              > Layout.SEG_DATA_SIZE || k.len() <= 0 || k.len() % 512 != 0) {
-            problems.add("log: impossible key in the kset at " + pos + ": " + k);
-            continue;
-          }
           used.set(k.segId());
           if (k.segGen() < gens[k.segId()]) {
             stale++;
@@ -154,10 +182,8 @@ public final class Inspector {
             dirtyBytes += k.len();
           }
           if (verifyData && info.dataCrc()) {
-            MemorySegment data = Arena.ofAuto().allocate(k.len(), 8);
-            media.read(Layout.dataOffset(k.segId(), k.segOff()), data);
             crcChecked++;
-            if (Crc32c.update(Crc32c.PCACHE_SEED, data, 0, k.len()) != k.dataCrc()) {
+            if (!tail.dataMatches(k)) {
               problems.add("data: CRC mismatch on the " + (k.clean() ? "clean" : "dirty") + " extent at backing offset "
                   + k.off() + " length " + k.len() + " (segment " + k.segId() + " offset " + k.segOff() + ")");
             }

@@ -20,9 +20,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * <h2>Persist ordering</h2>
  *
  * <ul>
- *   <li>A new kset segment has the first 24 bytes of its data area zeroed and persisted before
- *       the LAST kset that chains to it is written, and the LAST kset is persisted before key_head
- *       moves into the new segment.
+ *   <li>A new kset segment has its whole data area zeroed and persisted (dm-pcache: its first 24
+ *       bytes) before the LAST kset that chains to it is written, and the LAST kset is persisted
+ *       before key_head moves into the new segment.
  *   <li>Each kset: the 24-byte zero terminator after it is persisted first, then the kset itself,
  *       then key_head moves. (dm-pcache writes both under one barrier; a crash could then persist
  *       the kset but not the terminator and let replay run on into an intact kset of an earlier
@@ -72,8 +72,12 @@ final class KeyLog {
     this.data = persister;
   }
 
-  /** A new cache: all three positions at segment 0, offset 0; dirty_tail then key_tail persisted (seq 1). */
+  /**
+   * A new cache: segment 0's data area zeroed (it is the first kset segment), all three positions
+   * at segment 0, offset 0; dirty_tail then key_tail persisted (seq 1).
+   */
   void format() throws IOException {
+    zeroDataArea(0);
     keyTailReplicas.reset();
     dirtyTailReplicas.reset();
     LogPos start = new LogPos(0, 0);
@@ -204,15 +208,32 @@ final class KeyLog {
     }
   }
 
+  /**
+   * Zeroes a segment's whole data area before it becomes a kset segment (dm-pcache zeroes only its
+   * first 24 bytes). Then no kset of an earlier life of the segment survives behind the log's
+   * head, so a valid kset after a bad one is always this log's: what lets {@link LogTail} tell a
+   * corrupt kset from a torn one by what follows it. 16 MiB once per kset segment, that is once
+   * per some 400,000 keys (a few ms on memory-speed media, under the head lock).
+   */
+  private void zeroDataArea(int seg) throws IOException {
+    long start = Layout.dataOffset(seg, 0);
+    long chunk = Math.min(Layout.SEG_DATA_SIZE, ZERO_CHUNK.byteSize());
+    for (long off = 0; off < Layout.SEG_DATA_SIZE; off += chunk) {
+      long n = Math.min(chunk, Layout.SEG_DATA_SIZE - off);
+      media.write(start + off, ZERO_CHUNK.asSlice(0, n));
+    }
+    media.persist(start, Layout.SEG_DATA_SIZE);
+  }
+
+  private static final MemorySegment ZERO_CHUNK = Arena.global().allocate(1 << 20, 4096);
+
   private void chainNewSegment() throws IOException, InterruptedException {
     int seg = map.allocate(0, segmentWait);
     if (seg < 0) {
       throw new IOException("cache " + media.name() + " is full: no free segment for the kset log after "
           + segmentWait.toSeconds() + " s (is writeback stuck? check the backing device)");
     }
-    long newData = Layout.dataOffset(seg, 0);
-    media.write(newData, zeros);
-    media.persist(newData, Layout.KSET_HEADER_SIZE);
+    zeroDataArea(seg);
     MemorySegment last = Arena.ofAuto().allocate(Layout.KSET_HEADER_SIZE, 8);
     Kset.encodeLast(last, 0, seg);
     long at = Layout.dataOffset(head.segId(), head.off());

@@ -193,7 +193,8 @@ class EngineCrashScenariosTest {
     PowerSupply power = new PowerSupply();
     CrashingMedia media = CrashingMedia.allocate("crash:cache", MEDIA, power);
     CrashingBacking backing = CrashingBacking.allocate("crash:backing", 16L << 20, power);
-    MemorySegment zero = MemorySegment.ofArray(new byte[(int) (Layout.SEGMENTS_OFF - Layout.SB_OFF)]);
+    // The superblock through cache_ctrl and segment 0's header: what a blank device has zero.
+    MemorySegment zero = MemorySegment.ofArray(new byte[(int) (Layout.SEGMENTS_OFF + Layout.SEG_DATA_OFF - Layout.SB_OFF)]);
     int torn = 0;
     for (int attempt = 0; attempt < 24; attempt++) {
       media.write(Layout.SB_OFF, zero);

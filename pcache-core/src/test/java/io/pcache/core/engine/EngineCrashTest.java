@@ -752,7 +752,8 @@ class EngineCrashTest {
     }
 
     void wipeSuperblock() throws IOException {
-      MemorySegment zero = Arena.ofAuto().allocate(20480 - 4096, 4096);
+      // The superblock through cache_ctrl and segment 0's header: what a blank device has zero.
+      MemorySegment zero = Arena.ofAuto().allocate(Layout.SEGMENTS_OFF + Layout.SEG_DATA_OFF - 4096, 4096);
       media.write(4096, zero);
       media.persist(4096, zero.byteSize());
     }
