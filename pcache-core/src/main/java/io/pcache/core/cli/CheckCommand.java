@@ -2,12 +2,14 @@ package io.pcache.core.cli;
 
 import io.pcache.api.media.CacheMedia;
 import io.pcache.core.engine.Inspector;
+import io.pcache.core.format.BackingRecord;
 import io.pcache.core.inject.Devices;
 import jakarta.inject.Inject;
 
 /**
  * {@code pcache check [--cache SPEC]}: verifies a cache device offline without changing it: every
- * metadata replica, the whole kset log and, when the cache keeps data CRCs, every cached extent.
+ * metadata replica, the whole kset log and, when the cache keeps data CRCs, every cached extent;
+ * and shows the recorded backing device ({@link BackingRecord}; a corrupt record is a problem).
  * Exit status 0 when nothing is wrong, 1 when a problem was found.
  */
 public final class CheckCommand implements Command {
@@ -32,10 +34,16 @@ public final class CheckCommand implements Command {
       for (String w : r.warnings()) {
         output.out().println("warning: " + w);
       }
+      BackingRecord.Found backing = BackingRecord.load(media);
+      boolean backingOk = backing.status() != BackingRecord.Status.CORRUPT;
+      for (String p : backing.problems()) {
+        output.out().println((backingOk ? "warning: " : "problem: ") + p);
+      }
+      output.out().println(BackingRecord.describe(backing));
       output.out().printf("%s: %s; %d ksets, %d keys, %d data CRCs checked%s in %d ms; status %s%n", media.name(),
           r.ok() ? "OK" : r.problems().size() + " problem(s)", r.ksets(), r.keys(), r.crcChecked(),
           r.dataCrc() ? "" : " (data_crc off)", (System.nanoTime() - start) / 1_000_000, r.statusLine());
-      return r.ok() ? 0 : 1;
+      return r.ok() && backingOk ? 0 : 1;
     }
   }
 }
