@@ -10,10 +10,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.pcache.api.BlockIOException;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,7 +53,10 @@ import org.junit.jupiter.api.io.TempDir;
  *   <li>the exclusive claim: a second open while the first is open is refused with an {@link
  *       IOException} naming the device, and allowed after close;
  *   <li>interrupted caller threads (platform and virtual) neither fail their I/O nor break the
- *       device, and keep their interrupt status.
+ *       device, and keep their interrupt status;
+ *   <li>{@link BackingDevice#identity()}: of the device's size, the same for every open of one
+ *       device, different for another device (opened with {@link #open(Path, long)} on a
+ *       subdirectory of the test's directory, and released with {@link #cleanUp(Path)} on it).
  * </ul>
  *
  * <p>Randomized tests take their seed from {@link Seeds} and print it; rerun one with {@code
@@ -166,6 +171,43 @@ public abstract class BackingDeviceConformance {
     assertTrue(device.size() > 0, "size must be positive: " + device.size());
     assertEquals(0, device.size() % block, "size " + device.size() + " is not a multiple of the logical block size " + block);
     assertFalse(device.name() == null || device.name().isBlank(), "name() must name the device");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Tests: identity
+
+  @Test
+  public void identityIsOfTheDevice() throws IOException {
+    BackingDevice device = openDevice();
+    BackingIdentity identity = device.identity();
+    assertNotNull(identity, "identity() of " + device.name() + " returned null");
+    assertEquals(device.size(), identity.size(), "the size in the identity of " + device.name() + " (" + identity + ")");
+    assertTrue(identity.sameDevice(device.identity()), "identity() of " + device.name() + " changed between two calls");
+  }
+
+  @Test
+  public void identityIsStableAcrossCloseAndReopen() throws IOException {
+    BackingDevice device = openDevice();
+    BackingIdentity first = device.identity();
+    device.close();
+    BackingDevice again = openDevice();
+    BackingIdentity second = again.identity();
+    assertTrue(first.sameDevice(second), "one device, two identities: " + first + " before close, " + second + " after reopen");
+  }
+
+  @Test
+  public void otherDevicesHaveOtherIdentities() throws Exception {
+    BackingIdentity first = openDevice().identity();
+    Path otherDir = Files.createDirectories(dir.resolve("other-device"));
+    try {
+      BackingIdentity other;
+      try (BackingDevice device = open(otherDir, deviceSize())) {
+        other = device.identity();
+      }
+      assertFalse(first.sameDevice(other), "two devices, one identity: " + first + " and " + other);
+    } finally {
+      cleanUp(otherDir);
+    }
   }
 
   @Test

@@ -3,6 +3,7 @@ package io.pcache.testkit;
 import io.pcache.api.BlockIOException;
 import io.pcache.api.BlockIOException.Errno;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -122,6 +123,12 @@ public final class CrashingBacking implements BackingDevice {
   @Override
   public long size() {
     return image.memory.byteSize();
+  }
+
+  /** The identity of its image (the same after {@link #reopen()}); see {@link MemoryBacking#identityOf}. */
+  @Override
+  public BackingIdentity identity() {
+    return MemoryBacking.identityOf(name, image.memory);
   }
 
   @Override

@@ -3,6 +3,7 @@ package io.pcache.testkit;
 import io.pcache.api.BlockIOException;
 import io.pcache.api.BlockIOException.Errno;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -194,6 +195,12 @@ public final class FaultyBacking implements BackingDevice {
   @Override
   public String name() {
     return delegate.name();
+  }
+
+  /** The wrapped device's identity (never faulty: it is taken once, at start). */
+  @Override
+  public BackingIdentity identity() {
+    return delegate.identity();
   }
 
   @Override

@@ -2,6 +2,7 @@ package io.pcache.testkit;
 
 import io.pcache.api.BlockIOException;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -32,6 +33,24 @@ public final class MemoryBacking implements BackingDevice {
   @Override
   public long size() {
     return memory.byteSize();
+  }
+
+  /** Kind {@code memory}, identified by the memory it lives in (see {@link #identityOf}). */
+  @Override
+  public BackingIdentity identity() {
+    return identityOf(name, memory);
+  }
+
+  /**
+   * The identity of a test device that lives in {@code memory}: kind {@code memory}, id the
+   * memory's address (and, for heap memory, its array), so that every device over the same memory
+   * is the same device whatever its name, and devices over different memory are different ones.
+   */
+  public static BackingIdentity identityOf(String name, MemorySegment memory) {
+    String where = memory.heapBase()
+        .map(base -> "heap@" + Integer.toHexString(System.identityHashCode(base)) + "+" + memory.address())
+        .orElseGet(() -> "0x" + Long.toHexString(memory.address()));
+    return new BackingIdentity("memory", where, memory.byteSize(), name);
   }
 
   @Override

@@ -57,6 +57,9 @@ class BackingConformanceCatchesFlawsTest {
       case CLOSE_NOT_IDEMPOTENT, USABLE_AFTER_CLOSE -> "closeIsIdempotentAndLaterCallsFail";
       case FAILS_WHEN_INTERRUPTED, CLEARS_INTERRUPT -> "interruptedCallersDoNotBreakTheDevice";
       case WRITABLE_WHEN_READ_ONLY -> "readOnlyDeviceRefusesChanges";
+      case ONE_IDENTITY_FOR_ALL -> "otherDevicesHaveOtherIdentities";
+      case NEW_IDENTITY_PER_OPEN -> "identityIsStableAcrossCloseAndReopen";
+      case IDENTITY_WITHOUT_SIZE -> "identityIsOfTheDevice";
     };
   }
 

@@ -3,6 +3,7 @@ package io.pcache.testkit;
 import io.pcache.api.BlockIOException;
 import io.pcache.api.BlockIOException.Errno;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -36,7 +37,10 @@ final class HeapBackingDevice implements BackingDevice {
     USABLE_AFTER_CLOSE,
     FAILS_WHEN_INTERRUPTED,
     CLEARS_INTERRUPT,
-    WRITABLE_WHEN_READ_ONLY
+    WRITABLE_WHEN_READ_ONLY,
+    ONE_IDENTITY_FOR_ALL,
+    NEW_IDENTITY_PER_OPEN,
+    IDENTITY_WITHOUT_SIZE
   }
 
   static final int BLOCK = 512;
@@ -88,6 +92,23 @@ final class HeapBackingDevice implements BackingDevice {
   @Override
   public long size() {
     return store.length;
+  }
+
+  private static final java.util.concurrent.atomic.AtomicLong OPENS = new java.util.concurrent.atomic.AtomicLong();
+  private final long openNumber = OPENS.incrementAndGet();
+
+  @Override
+  public BackingIdentity identity() {
+    if (flaws.contains(Flaw.ONE_IDENTITY_FOR_ALL)) {
+      return new BackingIdentity("heap", "heap", size(), name);
+    }
+    if (flaws.contains(Flaw.NEW_IDENTITY_PER_OPEN)) {
+      return new BackingIdentity("heap", name + "#" + openNumber, size(), name);
+    }
+    if (flaws.contains(Flaw.IDENTITY_WITHOUT_SIZE)) {
+      return new BackingIdentity("heap", name, 0, name);
+    }
+    return BackingDevice.super.identity();
   }
 
   @Override

@@ -34,6 +34,21 @@ public interface BackingDevice extends AutoCloseable {
   /** The size in bytes, a multiple of {@link #logicalBlockSize()}. */
   long size();
 
+  /**
+   * What this device is, for the engine to tie a cache to it (see {@link BackingIdentity}): equal
+   * {@link BackingIdentity#sameDevice same-device} identities for every open of one device, and
+   * different ones for different devices, with {@link BackingIdentity#size()} equal to {@link
+   * #size()}. Called once per start, before any I/O; must not block on the device (a driver works
+   * it out while opening).
+   *
+   * <p>The default identifies the device by its {@link #name()}: as good as the name is stable
+   * and unique. A driver that can tell more (a disk's WWN, a file's inode, a remote image's id)
+   * overrides it; a driver that wraps another device returns the wrapped device's identity.
+   */
+  default BackingIdentity identity() {
+    return BackingIdentity.ofName(name(), size());
+  }
+
   /** The smallest unit of I/O in bytes (512 or 4096). */
   int logicalBlockSize();
 

@@ -3,6 +3,7 @@ package io.pcache.backing.block;
 import io.pcache.api.BlockIOException;
 import io.pcache.api.BlockIOException.Errno;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -109,6 +110,7 @@ final class BlockBackingDevice implements BackingDevice {
   private final int memoryAlignment;
   private final boolean directIo;
   private final boolean readOnly;
+  private final BackingIdentity identity;
   private final InFlight inFlight = new InFlight();
   private final BouncePool bounces = new BouncePool();
   private volatile boolean discardUnsupported;
@@ -119,9 +121,12 @@ final class BlockBackingDevice implements BackingDevice {
   /**
    * @param memoryAlignment the address alignment the kernel needs (O_DIRECT), 1 for none
    * @param directIo whether {@code fd} was opened with O_DIRECT
+   * @param identity what the device is ({@link DeviceIdentity})
    */
-  BlockBackingDevice(String name, int fd, Kind kind, long size, int blockSize, int memoryAlignment, boolean directIo, boolean readOnly) {
+  BlockBackingDevice(String name, int fd, Kind kind, long size, int blockSize, int memoryAlignment, boolean directIo, boolean readOnly,
+      BackingIdentity identity) {
     this.name = name;
+    this.identity = identity;
     this.fd = fd;
     this.kind = kind;
     this.size = size;
@@ -136,6 +141,12 @@ final class BlockBackingDevice implements BackingDevice {
   @Override
   public String name() {
     return name;
+  }
+
+  /** Worked out while opening: see {@link DeviceIdentity}. */
+  @Override
+  public BackingIdentity identity() {
+    return identity;
   }
 
   @Override

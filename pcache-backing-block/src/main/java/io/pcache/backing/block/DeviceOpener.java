@@ -25,6 +25,7 @@ import java.nio.file.Path;
  *   <li>Geometry: block devices by {@code BLKGETSIZE64} and {@code BLKSSZGET}; regular files have
  *       512-byte blocks (more when O_DIRECT needs it, from {@code statx(STATX_DIOALIGN)}) and their
  *       size rounded down to a whole block.
+ *   <li>Identity: see {@link DeviceIdentity}.
  * </ol>
  *
  * Every failure is an {@link IOException} whose message names the device and says why.
@@ -134,7 +135,7 @@ final class DeviceOpener {
         throw new IOException("cannot open backing device " + name + ": it was replaced while being opened (now " + opened.typeName() + ")");
       }
       claim(name, fd, options.readOnly());
-      return block ? blockDevice(name, fd, options) : imageFile(name, fd, opened, options);
+      return block ? blockDevice(name, fd, path, opened, options) : imageFile(name, fd, path, opened, options);
     } catch (IOException | RuntimeException e) {
       Posix.close(fd);
       throw e;
@@ -201,7 +202,8 @@ final class DeviceOpener {
         + "; turn direct I/O off for it (tmpfs before Linux 6.6, ramfs and some FUSE and network file systems cannot do O_DIRECT)");
   }
 
-  private static BlockBackingDevice blockDevice(String name, int fd, BackingOptions options) throws IOException, ErrnoException {
+  private static BlockBackingDevice blockDevice(String name, int fd, String path, FileStat stat, BackingOptions options)
+      throws IOException, ErrnoException {
     long size;
     int blockSize;
     try (Arena arena = Arena.ofConfined()) {
@@ -224,11 +226,14 @@ final class DeviceOpener {
     if (size <= 0) {
       throw new IOException("cannot open backing device " + name + ": its size is 0 (no medium, or an empty loop device?)");
     }
-    return new BlockBackingDevice(name, fd, BlockBackingDevice.Kind.BLOCK_DEVICE, size / blockSize * blockSize, blockSize,
-        options.directIo() ? blockSize : 1, options.directIo(), options.readOnly());
+    size = size / blockSize * blockSize;
+    return new BlockBackingDevice(name, fd, BlockBackingDevice.Kind.BLOCK_DEVICE, size, blockSize,
+        options.directIo() ? blockSize : 1, options.directIo(), options.readOnly(),
+        DeviceIdentity.SYSTEM.ofBlockDevice(stat.rdev(), fd, path, size));
   }
 
-  private static BlockBackingDevice imageFile(String name, int fd, FileStat stat, BackingOptions options) throws IOException {
+  private static BlockBackingDevice imageFile(String name, int fd, String path, FileStat stat, BackingOptions options)
+      throws IOException {
     int blockSize = FILE_BLOCK_SIZE;
     int memoryAlignment = 1;
     if (options.directIo()) {
@@ -247,6 +252,7 @@ final class DeviceOpener {
       throw new IOException("cannot open backing device " + name + ": the image file holds " + stat.size()
           + " bytes, less than one " + blockSize + "-byte block (give it a size, e.g. with truncate -s)");
     }
-    return new BlockBackingDevice(name, fd, BlockBackingDevice.Kind.REGULAR_FILE, size, blockSize, memoryAlignment, options.directIo(), options.readOnly());
+    return new BlockBackingDevice(name, fd, BlockBackingDevice.Kind.REGULAR_FILE, size, blockSize, memoryAlignment, options.directIo(),
+        options.readOnly(), DeviceIdentity.ofFile(fd, path, stat, size));
   }
 }

@@ -5,7 +5,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * What {@code statx(2)} tells about a path or descriptor: its type, size and direct-I/O alignment.
+ * What {@code statx(2)} tells about a path or descriptor: its type, size, direct-I/O alignment and
+ * the numbers that identify it.
  *
  * @param mode {@code st_mode}: type and permission bits
  * @param size the size in bytes (0 for block devices: ask the device with {@code BLKGETSIZE64})
@@ -14,17 +15,30 @@ import java.lang.foreign.ValueLayout;
  * @param dioMemAlign the alignment direct I/O needs for memory addresses; 0 when reported means
  *     "direct I/O is not supported on this file"
  * @param dioOffsetAlign the alignment direct I/O needs for file offsets and lengths
+ * @param ino {@code st_ino}: the inode number within its file system
+ * @param dev {@code st_dev}: the device of the file system that holds it ({@code major:minor})
+ * @param rdev {@code st_rdev}: for a block device, its own device number ({@code major:minor})
  */
-record FileStat(int mode, long size, boolean dioReported, int dioMemAlign, int dioOffsetAlign) {
+record FileStat(int mode, long size, boolean dioReported, int dioMemAlign, int dioOffsetAlign, long ino, DevNum dev,
+    DevNum rdev) {
+
+  /** A device number. */
+  record DevNum(int major, int minor) {
+    @Override
+    public String toString() {
+      return Integer.toUnsignedString(major) + ":" + Integer.toUnsignedString(minor);
+    }
+  }
 
   /** {@code sizeof(struct statx)}. */
   static final int SIZE = 256;
 
   private static final int STATX_TYPE = 0x1;
   private static final int STATX_MODE = 0x2;
+  private static final int STATX_INO = 0x100;
   private static final int STATX_SIZE = 0x200;
   private static final int STATX_DIOALIGN = 0x2000;
-  private static final int MASK = STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_DIOALIGN;
+  private static final int MASK = STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_DIOALIGN;
 
   private static final int S_IFMT = 0170000;
   private static final int S_IFBLK = 0060000;
@@ -56,7 +70,10 @@ record FileStat(int mode, long size, boolean dioReported, int dioMemAlign, int d
           buf.get(ValueLayout.JAVA_LONG, 40),
           dio,
           dio ? buf.get(ValueLayout.JAVA_INT, 152) : 0,
-          dio ? buf.get(ValueLayout.JAVA_INT, 156) : 0);
+          dio ? buf.get(ValueLayout.JAVA_INT, 156) : 0,
+          buf.get(ValueLayout.JAVA_LONG, 32),
+          new DevNum(buf.get(ValueLayout.JAVA_INT, 136), buf.get(ValueLayout.JAVA_INT, 140)),
+          new DevNum(buf.get(ValueLayout.JAVA_INT, 128), buf.get(ValueLayout.JAVA_INT, 132)));
     }
   }
 

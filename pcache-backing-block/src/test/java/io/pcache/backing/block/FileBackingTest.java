@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.pcache.api.BlockIOException;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import io.pcache.api.backing.BackingOptions;
 import io.pcache.testkit.BackingDeviceConformance;
 import java.io.IOException;
@@ -53,6 +54,42 @@ class FileBackingTest extends BackingDeviceConformance {
       assertTrue(allocatedBytes(image) < deviceSize() / 8, "a new image file must be sparse: " + allocatedBytes(image) + " bytes allocated");
       assertEquals(BlockBackingDevice.Kind.REGULAR_FILE, ((BlockBackingDevice) device).kind());
     }
+  }
+
+  @Test
+  void identityIsTheFilesDeviceAndInodeAndSurvivesAMove() throws IOException {
+    Path image = dir.resolve("backing.img");
+    BackingIdentity first;
+    try (BackingDevice device = openDevice()) {
+      first = device.identity();
+    }
+    assertEquals("file", first.kind());
+    assertEquals("dev " + devNum((Long) Files.getAttribute(image, "unix:dev")) + " ino " + Files.getAttribute(image, "unix:ino"),
+        first.id());
+    assertEquals(image.toRealPath().toString(), first.description());
+    assertEquals(deviceSize(), first.size());
+
+    Path moved = Files.createDirectories(dir.resolve("elsewhere")).resolve("renamed.img");
+    Files.move(image, moved);
+    Files.createSymbolicLink(dir.resolve("link.img"), moved);
+    try (BackingDevice device = provider.open(dir.resolve("link.img").toString(), BackingOptions.existing())) {
+      BackingIdentity after = device.identity();
+      assertTrue(first.sameDevice(after), first + " vs " + after);
+      assertEquals(moved.toRealPath().toString(), after.description(), "the description follows the link to the file");
+    }
+
+    Path copy = dir.resolve("copy.img");
+    Files.copy(moved, copy);
+    try (BackingDevice device = provider.open(copy.toString(), BackingOptions.existing())) {
+      assertFalse(first.sameDevice(device.identity()), "a copy is another device: " + first + " vs " + device.identity());
+    }
+  }
+
+  /** Linux's {@code dev_t} encoding as {@code major:minor}. */
+  static String devNum(long dev) {
+    long major = ((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL);
+    long minor = (dev & 0xff) | ((dev >>> 12) & ~0xffL);
+    return major + ":" + minor;
   }
 
   @Test

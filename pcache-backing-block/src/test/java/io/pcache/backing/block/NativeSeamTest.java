@@ -58,6 +58,9 @@ class NativeSeamTest {
     assertTrue(stat.isRegularFile());
     assertEquals(12345, stat.size());
     System.out.println("statx on " + dir + ": " + stat);
+    assertEquals(Files.getAttribute(file, "unix:ino"), stat.ino());
+    assertEquals(FileBackingTest.devNum((Long) Files.getAttribute(file, "unix:dev")), stat.dev().toString());
+    assertEquals(new FileStat.DevNum(1, 3), FileStat.ofPath("/dev/null").rdev(), "/dev/null is character device 1:3");
     assertTrue(FileStat.ofPath("/dev/null").typeName().contains("character device"));
     assertTrue(FileStat.ofPath(dir.toString()).typeName().contains("directory"));
     ErrnoException e = assertThrows(ErrnoException.class, () -> FileStat.ofPath(dir.resolve("nope").toString()));

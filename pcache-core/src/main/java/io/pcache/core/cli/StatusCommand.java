@@ -4,6 +4,7 @@ import io.pcache.api.Config;
 import io.pcache.api.media.CacheMedia;
 import io.pcache.core.control.ControlClient;
 import io.pcache.core.engine.Inspector;
+import io.pcache.core.format.BackingRecord;
 import io.pcache.core.inject.Devices;
 import jakarta.inject.Inject;
 import java.util.List;
@@ -84,6 +85,7 @@ public final class StatusCommand implements Command {
           r.nSegs(), r.dataCrc() ? "on" : "off", media.persistenceDomain().name().toLowerCase(java.util.Locale.ROOT));
       output.out().printf("log: %d ksets, %d keys (%d stale), dirty %d keys %s, clean %s%n", r.ksets(), r.keys(),
           r.staleKeys(), r.dirtyKeys(), Progress.bytes(r.dirtyBytes()), Progress.bytes(r.cleanBytes()));
+      output.out().println(BackingRecord.describe(BackingRecord.load(media)));
       for (String p : r.problems()) {
         output.out().println("problem: " + p);
       }

@@ -198,6 +198,9 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     }
     applyGcPercent(policy, info, options, infoReplicas);
     CacheEngine engine = new CacheEngine(media, backing, options, policy, info.nSegs(), infoReplicas, formatted);
+    if (!BackingBinding.bind(engine)) {
+      return open(media, backing, options, policy); // it held another backing device's clean data: formatted again
+    }
     // As upstream's step 8: rewrite cache_info (INIT_DONE) after a successful start, which also
     // refreshes the older replica.
     infoReplicas.update(infoReplicas.latest().orElseThrow());

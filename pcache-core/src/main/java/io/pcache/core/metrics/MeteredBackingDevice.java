@@ -2,6 +2,7 @@ package io.pcache.core.metrics;
 
 import io.pcache.api.BlockIOException;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -42,6 +43,12 @@ public final class MeteredBackingDevice implements BackingDevice {
   @Override
   public String name() {
     return device.name();
+  }
+
+  /** The metered device's identity. */
+  @Override
+  public BackingIdentity identity() {
+    return device.identity();
   }
 
   @Override

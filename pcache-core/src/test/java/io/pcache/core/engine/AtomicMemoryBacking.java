@@ -2,6 +2,8 @@ package io.pcache.core.engine;
 
 import io.pcache.api.BlockIOException;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
+import io.pcache.testkit.MemoryBacking;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -35,6 +37,11 @@ final class AtomicMemoryBacking implements BackingDevice {
   @Override
   public String name() {
     return name;
+  }
+
+  @Override
+  public BackingIdentity identity() {
+    return MemoryBacking.identityOf(name, memory);
   }
 
   @Override

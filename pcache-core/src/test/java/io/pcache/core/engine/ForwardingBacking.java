@@ -2,6 +2,7 @@ package io.pcache.core.engine;
 
 import io.pcache.api.BlockIOException;
 import io.pcache.api.backing.BackingDevice;
+import io.pcache.api.backing.BackingIdentity;
 import io.pcache.testkit.MemoryBacking;
 import java.lang.foreign.MemorySegment;
 
@@ -20,6 +21,11 @@ abstract class ForwardingBacking implements BackingDevice {
   @Override
   public String name() {
     return inner.name();
+  }
+
+  @Override
+  public BackingIdentity identity() {
+    return inner.identity();
   }
 
   @Override
