@@ -30,6 +30,7 @@ final class Gc {
   private static final int CLEAN_KEYS_PER_HOLD = 64;
 
   private final CacheEngine engine;
+  private DataCheck dataCheck;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition wake = lock.newCondition();
   private final AtomicBoolean staleKeys = new AtomicBoolean();
@@ -43,6 +44,7 @@ final class Gc {
   }
 
   void start() {
+    dataCheck = new DataCheck(engine.media);
     thread = Thread.ofPlatform().daemon().name("pcache-gc").start(this::loop);
   }
 
@@ -164,10 +166,7 @@ final class Gc {
    * extent was written back already; its cached copy is bad).
    */
   private void verify(KeyRecord k, CacheSegment seg) {
-    MemorySegment data = Arena.ofAuto().allocate(Integer.toUnsignedLong(k.len()), 8);
-    engine.media.read(seg.dataOffset + Integer.toUnsignedLong(k.segOff()), data);
-    if (io.pcache.core.format.Crc32c.update(io.pcache.core.format.Crc32c.PCACHE_SEED, data, 0, data.byteSize())
-        != k.dataCrc()) {
+    if (!dataCheck.matches(k)) {
       engine.stats.crcErrors.increment();
       LOG.log(System.Logger.Level.WARNING, "cache " + engine.media.name() + ": GC found a data CRC mismatch on the "
           + (k.clean() ? "clean" : "dirty") + " extent at backing offset " + k.off() + " length " + k.len()

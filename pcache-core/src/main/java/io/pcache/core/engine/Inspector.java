@@ -115,6 +115,7 @@ public final class Inspector {
     long stale = 0;
     long crcChecked = 0;
     LogTail tail = new LogTail(media, nSegs, id -> gens[id], Long.MAX_VALUE, info.dataCrc());
+    tail.inUse(used::get);
     int hops = 0;
     while (true) {
       long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());

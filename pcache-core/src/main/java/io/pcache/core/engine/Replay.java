@@ -56,6 +56,7 @@ final class Replay {
     KeyLog log = engine.log;
     LogTail tail = new LogTail(engine.media, segments.count(), id -> segments.get(id).gen(), engine.size(),
         engine.options.dataCrc());
+    tail.inUse(id -> segments.map().isUsed(id));
     MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
     LogPos pos = log.keyTail();
     LogPos dirtyTail = log.dirtyTail();

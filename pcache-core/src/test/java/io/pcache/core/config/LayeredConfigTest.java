@@ -45,7 +45,7 @@ class LayeredConfigTest {
     assertEquals(1L << 30, c.getSize("cache.size"));
     assertEquals(Duration.ofSeconds(1), c.getDuration("cache.kset-flush-delay"));
     assertEquals(70, c.getInt("gc.threshold.percent"));
-    assertEquals(false, c.getBoolean("cache.data-crc"));
+    assertEquals(true, c.getBoolean("cache.data-crc")); // data CRCs on by default for a new format (issue 15)
     assertEquals("default", c.sourceOf("cache.size"));
     assertEquals(home.resolve("data"), c.getPath("data.dir"));
     assertEquals(DeviceSpec.parse("file:" + home.resolve("data/cache.img")), c.getDevice("cache.device"));
