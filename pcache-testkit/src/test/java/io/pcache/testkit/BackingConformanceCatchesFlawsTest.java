@@ -41,6 +41,11 @@ class BackingConformanceCatchesFlawsTest {
     protected void cleanUp(Path dir) {
       HeapBackingDevice.forget(dir);
     }
+
+    @Override
+    protected void resize(Path dir, long bytes) {
+      HeapBackingDevice.resize(dir, bytes);
+    }
   }
 
   private static String caughtBy(Flaw flaw) {
@@ -57,6 +62,7 @@ class BackingConformanceCatchesFlawsTest {
       case CLOSE_NOT_IDEMPOTENT, USABLE_AFTER_CLOSE -> "closeIsIdempotentAndLaterCallsFail";
       case FAILS_WHEN_INTERRUPTED, CLEARS_INTERRUPT -> "interruptedCallersDoNotBreakTheDevice";
       case WRITABLE_WHEN_READ_ONLY -> "readOnlyDeviceRefusesChanges";
+      case STALE_CURRENT_SIZE -> "currentSizeFollowsAResizeUnderTheOpenDevice";
     };
   }
 

@@ -36,13 +36,16 @@ final class HeapBackingDevice implements BackingDevice {
     USABLE_AFTER_CLOSE,
     FAILS_WHEN_INTERRUPTED,
     CLEARS_INTERRUPT,
-    WRITABLE_WHEN_READ_ONLY
+    WRITABLE_WHEN_READ_ONLY,
+    STALE_CURRENT_SIZE
   }
 
   static final int BLOCK = 512;
 
   private static final Map<Path, byte[]> STORES = new ConcurrentHashMap<>();
   private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+  /** Sizes given by {@link #resize}, per directory; the store keeps its length. */
+  private static final Map<Path, Long> RESIZED = new ConcurrentHashMap<>();
 
   private final Path dir;
   private final String name;
@@ -74,9 +77,15 @@ final class HeapBackingDevice implements BackingDevice {
     return new HeapBackingDevice(dir, store, readOnly, f);
   }
 
+  /** Resizes the device of {@code dir} under its open instances (what {@link #currentSize()} reports). */
+  static void resize(Path dir, long bytes) {
+    RESIZED.put(dir, bytes);
+  }
+
   /** Drops the content of {@code dir}. */
   static void forget(Path dir) {
     STORES.remove(dir);
+    RESIZED.remove(dir);
     OPEN.remove(dir);
   }
 
@@ -88,6 +97,12 @@ final class HeapBackingDevice implements BackingDevice {
   @Override
   public long size() {
     return store.length;
+  }
+
+  @Override
+  public long currentSize() throws BlockIOException {
+    enter(0, 0, false);
+    return flaws.contains(Flaw.STALE_CURRENT_SIZE) ? store.length : RESIZED.getOrDefault(dir, (long) store.length) / BLOCK * BLOCK;
   }
 
   @Override
