@@ -40,6 +40,9 @@ import org.junit.jupiter.api.io.TempDir;
  * <h2>What is checked</h2>
  *
  * <ul>
+ *   <li>{@link BackingDevice#currentSize()} is {@code size()} while nothing resizes the device, and
+ *       follows a resize behind its back (rounded down to whole blocks) where {@link #resize} is
+ *       overridden, while {@code size()} stays the size at open;
  *   <li>random block-aligned reads and writes round-trip against a {@code byte[]} model, through
  *       heap segments (over {@code byte[]} and {@code long[]}, at odd offsets), native segments
  *       (at odd addresses too: the contract allows any alignment) and read-only views as sources;
@@ -95,6 +98,16 @@ public abstract class BackingDeviceConformance {
   protected BackingDevice openReadOnly(Path dir) throws IOException {
     Assumptions.abort(getClass().getSimpleName() + " does not override openReadOnly(Path)");
     throw new AssertionError("unreachable");
+  }
+
+  /**
+   * Resizes the device that lives in {@code dir} behind the open instance's back, as an operator
+   * would ({@code truncate -s} on an image file, {@code losetup -c} after it on a loop device), to
+   * {@code bytes} (not necessarily whole blocks). The default skips the test that needs it;
+   * override it when the device's size can change while it is open.
+   */
+  protected void resize(Path dir, long bytes) throws Exception {
+    Assumptions.abort(getClass().getSimpleName() + " does not override resize(Path, long)");
   }
 
   /** The size asked of {@link #open(Path, long)}: 8 MiB unless overridden. */
@@ -278,6 +291,29 @@ public abstract class BackingDeviceConformance {
       device.writeZeroes(offset, 0);
     }
     assertArrayEquals(before, readAll(device));
+  }
+
+  @Test
+  public void currentSizeIsTheSizeWhileNothingResizesTheDevice() throws IOException {
+    BackingDevice device = openDevice();
+    assertEquals(device.size(), device.currentSize(), "currentSize() of a device nobody resized");
+    fillRandom(device, random());
+    device.flush();
+    assertEquals(device.size(), device.currentSize(), "currentSize() after writes within the device");
+  }
+
+  @Test
+  public void currentSizeFollowsAResizeUnderTheOpenDevice() throws Exception {
+    BackingDevice device = openDevice();
+    long size = device.size();
+    int block = device.logicalBlockSize();
+    long half = size / 2 / block * block;
+    resize(dir, half + block / 2);
+    assertEquals(half, device.currentSize(),
+        "currentSize() after a resize to " + (half + block / 2) + " bytes (rounded down to whole " + block + "-byte blocks)");
+    assertEquals(size, device.size(), "size() is the size at open, whatever happened since");
+    resize(dir, size);
+    assertEquals(size, device.currentSize(), "currentSize() after the size was restored");
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -209,6 +209,11 @@ public final class FaultyBacking implements BackingDevice {
   }
 
   @Override
+  public long currentSize() throws BlockIOException {
+    return delegate.currentSize();
+  }
+
+  @Override
   public int logicalBlockSize() {
     return delegate.logicalBlockSize();
   }

@@ -5,16 +5,28 @@ import io.pcache.api.backing.BackingDevice;
 import io.pcache.api.backing.BackingIdentity;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicLong;
 
-/** A backing device in native memory, for tests. Thread-safe for non-overlapping requests. */
+/**
+ * A backing device in native memory, for tests. Thread-safe for non-overlapping requests.
+ *
+ * <p>{@link #resize} changes its {@link #currentSize()} as {@code truncate -s} changes an image
+ * file under a running pcache, and from then on it behaves as such a file does: a write or
+ * write-zeroes that ends past the current size extends it (the file grows again, with zeroes where
+ * the truncation dropped data), a read past it fails with {@link BlockIOException.Errno#EIO} (a
+ * short {@code pread}), a discard there changes nothing. {@link #size()} stays the size at
+ * allocation.
+ */
 public final class MemoryBacking implements BackingDevice {
 
   private final String name;
   private final MemorySegment memory;
+  private final AtomicLong currentSize;
 
   public MemoryBacking(String name, MemorySegment memory) {
     this.name = name;
     this.memory = memory;
+    this.currentSize = new AtomicLong(memory.byteSize());
   }
 
   public static MemoryBacking allocate(String name, long size) {
@@ -54,6 +66,28 @@ public final class MemoryBacking implements BackingDevice {
   }
 
   @Override
+  public long currentSize() {
+    return currentSize.get();
+  }
+
+  /**
+   * Resizes the device behind its user's back (see the class notes). Shrinking zeroes what lies
+   * past {@code bytes}; growing (up to {@link #size()}) brings back zeroes.
+   *
+   * @param bytes the new size, a multiple of 512 between 0 and {@link #size()}
+   */
+  public void resize(long bytes) {
+    if (bytes < 0 || bytes > memory.byteSize() || bytes % 512 != 0) {
+      throw new IllegalArgumentException(name + ": cannot resize to " + bytes + " bytes (0.." + memory.byteSize()
+          + ", whole 512-byte blocks)");
+    }
+    long before = currentSize.getAndSet(bytes);
+    if (bytes < before) {
+      memory.asSlice(bytes, before - bytes).fill((byte) 0);
+    }
+  }
+
+  @Override
   public int logicalBlockSize() {
     return 512;
   }
@@ -68,6 +102,10 @@ public final class MemoryBacking implements BackingDevice {
   @Override
   public void read(long offset, MemorySegment dst) throws BlockIOException {
     check(offset, dst.byteSize());
+    if (offset + dst.byteSize() > currentSize.get()) {
+      throw new BlockIOException(BlockIOException.Errno.EIO, name, offset, dst.byteSize(),
+          "read past the end: the device was resized to " + currentSize.get() + " bytes");
+    }
     MemorySegment.copy(memory, offset, dst, 0, dst.byteSize());
   }
 
@@ -75,6 +113,7 @@ public final class MemoryBacking implements BackingDevice {
   public void write(long offset, MemorySegment src) throws BlockIOException {
     check(offset, src.byteSize());
     MemorySegment.copy(src, 0, memory, offset, src.byteSize());
+    extendTo(offset, src.byteSize());
   }
 
   @Override
@@ -89,8 +128,17 @@ public final class MemoryBacking implements BackingDevice {
   public void writeZeroes(long offset, long length) throws BlockIOException {
     check(offset, length);
     memory.asSlice(offset, length).fill((byte) 0);
+    extendTo(offset, length);
   }
 
   @Override
   public void close() {}
+
+  /** A write that ends past the current size extends it, as on a file (one read when it does not). */
+  private void extendTo(long offset, long length) {
+    long end = offset + length;
+    if (length > 0 && end > currentSize.get()) {
+      currentSize.accumulateAndGet(end, Math::max);
+    }
+  }
 }

@@ -41,6 +41,11 @@ class BackingConformanceCatchesFlawsTest {
     protected void cleanUp(Path dir) {
       HeapBackingDevice.forget(dir);
     }
+
+    @Override
+    protected void resize(Path dir, long bytes) {
+      HeapBackingDevice.resize(dir, bytes);
+    }
   }
 
   private static String caughtBy(Flaw flaw) {
@@ -60,6 +65,7 @@ class BackingConformanceCatchesFlawsTest {
       case ONE_IDENTITY_FOR_ALL -> "otherDevicesHaveOtherIdentities";
       case NEW_IDENTITY_PER_OPEN -> "identityIsStableAcrossCloseAndReopen";
       case IDENTITY_WITHOUT_SIZE -> "identityIsOfTheDevice";
+      case STALE_CURRENT_SIZE -> "currentSizeFollowsAResizeUnderTheOpenDevice";
     };
   }
 

@@ -40,13 +40,16 @@ final class HeapBackingDevice implements BackingDevice {
     WRITABLE_WHEN_READ_ONLY,
     ONE_IDENTITY_FOR_ALL,
     NEW_IDENTITY_PER_OPEN,
-    IDENTITY_WITHOUT_SIZE
+    IDENTITY_WITHOUT_SIZE,
+    STALE_CURRENT_SIZE
   }
 
   static final int BLOCK = 512;
 
   private static final Map<Path, byte[]> STORES = new ConcurrentHashMap<>();
   private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+  /** Sizes given by {@link #resize}, per directory; the store keeps its length. */
+  private static final Map<Path, Long> RESIZED = new ConcurrentHashMap<>();
 
   private final Path dir;
   private final String name;
@@ -78,9 +81,15 @@ final class HeapBackingDevice implements BackingDevice {
     return new HeapBackingDevice(dir, store, readOnly, f);
   }
 
+  /** Resizes the device of {@code dir} under its open instances (what {@link #currentSize()} reports). */
+  static void resize(Path dir, long bytes) {
+    RESIZED.put(dir, bytes);
+  }
+
   /** Drops the content of {@code dir}. */
   static void forget(Path dir) {
     STORES.remove(dir);
+    RESIZED.remove(dir);
     OPEN.remove(dir);
   }
 
@@ -109,6 +118,12 @@ final class HeapBackingDevice implements BackingDevice {
       return new BackingIdentity("heap", name, 0, name);
     }
     return BackingDevice.super.identity();
+  }
+
+  @Override
+  public long currentSize() throws BlockIOException {
+    enter(0, 0, false);
+    return flaws.contains(Flaw.STALE_CURRENT_SIZE) ? store.length : RESIZED.getOrDefault(dir, (long) store.length) / BLOCK * BLOCK;
   }
 
   @Override

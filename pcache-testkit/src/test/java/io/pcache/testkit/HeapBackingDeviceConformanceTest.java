@@ -21,4 +21,9 @@ class HeapBackingDeviceConformanceTest extends BackingDeviceConformance {
   protected void cleanUp(Path dir) {
     HeapBackingDevice.forget(dir);
   }
+
+  @Override
+  protected void resize(Path dir, long bytes) {
+    HeapBackingDevice.resize(dir, bytes);
+  }
 }

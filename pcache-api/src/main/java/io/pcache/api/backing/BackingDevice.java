@@ -31,7 +31,11 @@ public interface BackingDevice extends AutoCloseable {
   /** The device as the user named it, for messages: {@code block:/dev/sdb}. */
   String name();
 
-  /** The size in bytes, a multiple of {@link #logicalBlockSize()}. */
+  /**
+   * The size in bytes when the device was opened, a multiple of {@link #logicalBlockSize()}: the
+   * size pcache serves, and the bound of every request's range. It does not change while the
+   * device is open; see {@link #currentSize()} for what the device measures now.
+   */
   long size();
 
   /**
@@ -47,6 +51,24 @@ public interface BackingDevice extends AutoCloseable {
    */
   default BackingIdentity identity() {
     return BackingIdentity.ofName(name(), size());
+  }
+
+  /**
+   * The size the device has now, measured at each call, rounded down to a multiple of {@link
+   * #logicalBlockSize()}. It differs from {@link #size()} when the device was resized under pcache
+   * (an image file truncated or extended, a logical volume reduced). Writeback asks before each
+   * batch and after a failed write, and does not write where the device has shrunk: a write past
+   * the end of an image file would silently extend it again, with holes where its data was.
+   *
+   * <p>Cheap (one {@code fstat} or {@code ioctl}), callable from any thread. Implementations whose
+   * size can change must override it; the default, {@link #size()}, is for devices whose size
+   * cannot change while they are open (memory).
+   *
+   * @throws BlockIOException when the size cannot be measured, naming the device; {@link
+   *     BlockIOException.Errno#ESHUTDOWN} after {@link #close()}
+   */
+  default long currentSize() throws BlockIOException {
+    return size();
   }
 
   /** The smallest unit of I/O in bytes (512 or 4096). */

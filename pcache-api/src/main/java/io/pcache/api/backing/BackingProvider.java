@@ -22,6 +22,8 @@ public interface BackingProvider extends Provider {
    * Opens the device at {@code location} with an exclusive claim: a device another pcache process
    * holds is refused.
    *
+   * @throws java.nio.file.NoSuchFileException when it does not exist and {@link
+   *     BackingOptions#createSize()} is 0 (pcache-core then tells the user how to proceed)
    * @throws IOException when it cannot be opened; the message names the device and says why
    */
   BackingDevice open(String location, BackingOptions options) throws IOException;

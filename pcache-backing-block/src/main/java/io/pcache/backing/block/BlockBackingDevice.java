@@ -38,6 +38,10 @@ import java.lang.foreign.ValueLayout;
  *       neither, 1 MiB {@code pwrite}s of zeroes. The first method that works is remembered.
  *   <li>{@code flush} is {@code fdatasync}, which on a block device also flushes the disk's
  *       volatile write cache.
+ *   <li>{@link #size()} is the size at open and bounds every request; {@link #currentSize()}
+ *       measures the device again ({@code statx} or {@code BLKGETSIZE64}), so that writeback can
+ *       see an image file truncated under it. A {@code pwrite} past the end of a truncated file
+ *       succeeds and extends it again: only the caller can tell that it should not write there.
  * </ul>
  *
  * <h2>Implementation notes (measured)</h2>
@@ -152,6 +156,34 @@ final class BlockBackingDevice implements BackingDevice {
   @Override
   public long size() {
     return size;
+  }
+
+  /** {@code BLKGETSIZE64} on a block device, {@code statx} on the descriptor of an image file. */
+  @Override
+  public long currentSize() throws BlockIOException {
+    if (!inFlight.enter()) {
+      throw closed("currentSize", 0, 0);
+    }
+    try {
+      long bytes;
+      if (kind == Kind.BLOCK_DEVICE) {
+        try (Arena arena = Arena.ofConfined()) {
+          MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
+          int r = Posix.ioctl(fd, Posix.BLKGETSIZE64, out);
+          if (r < 0) {
+            throw failure("ioctl(BLKGETSIZE64)", -r, 0, 0, 0);
+          }
+          bytes = out.get(ValueLayout.JAVA_LONG, 0);
+        }
+      } else {
+        bytes = FileStat.ofFd(fd).size();
+      }
+      return bytes / blockSize * blockSize;
+    } catch (ErrnoException e) {
+      throw failure("statx", e.errno(), 0, 0, 0);
+    } finally {
+      inFlight.leave();
+    }
   }
 
   @Override

@@ -9,6 +9,7 @@ import io.pcache.api.backing.BackingDevice;
 import io.pcache.api.backing.BackingOptions;
 import io.pcache.testkit.BackingDeviceConformance;
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -50,6 +51,13 @@ class FileBackingDirectIoTest extends BackingDeviceConformance {
   @Override
   protected BackingDevice openReadOnly(Path dir) throws IOException {
     return provider.open(dir.resolve("direct.img").toString(), new BackingOptions(0, true, true));
+  }
+
+  @Override
+  protected void resize(Path dir, long bytes) throws IOException {
+    try (RandomAccessFile file = new RandomAccessFile(dir.resolve("direct.img").toFile(), "rw")) {
+      file.setLength(bytes);
+    }
   }
 
   @Test

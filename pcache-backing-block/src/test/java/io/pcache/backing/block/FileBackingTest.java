@@ -43,6 +43,13 @@ class FileBackingTest extends BackingDeviceConformance {
     return provider.open(dir.resolve("backing.img").toString(), new BackingOptions(0, false, true));
   }
 
+  @Override
+  protected void resize(Path dir, long bytes) throws IOException {
+    try (RandomAccessFile file = new RandomAccessFile(dir.resolve("backing.img").toFile(), "rw")) {
+      file.setLength(bytes);
+    }
+  }
+
   @Test
   void createsASparseFileOfTheCreateSize() throws IOException {
     try (BackingDevice device = openDevice()) {

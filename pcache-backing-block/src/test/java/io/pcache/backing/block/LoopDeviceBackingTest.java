@@ -13,6 +13,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -56,6 +57,15 @@ class LoopDeviceBackingTest extends BackingDeviceConformance {
   @Override
   protected BackingDevice openReadOnly(Path dir) throws IOException {
     return provider.open(loopDevice(dir, deviceSize()), new BackingOptions(0, false, true));
+  }
+
+  /** Resizes the loop device's file, then has the loop driver read its size again ({@code losetup -c}). */
+  @Override
+  protected void resize(Path dir, long bytes) throws IOException {
+    try (RandomAccessFile raf = new RandomAccessFile(dir.resolve("loop.img").toFile(), "rw")) {
+      raf.setLength(bytes);
+    }
+    LoopDevices.run(List.of("losetup", "--set-capacity", loops.get(dir)));
   }
 
   @Override

@@ -63,7 +63,8 @@ final class HelpText {
           Usage: pcache run [--cache SPEC] [--backing SPEC] [--frontend nbd|ublk] [--listen ADDR] [--KEY VALUE ...]
 
           Opens the cache media and the backing device (creating the default files under data.dir on
-          first start), formats a blank cache, replays an existing one, and serves the cached device
+          first start; a --backing image that does not exist is created only when --backing.size is
+          given), formats a blank cache, replays an existing one, and serves the cached device
           through the chosen front-end until SIGTERM or Ctrl-C, then shuts down cleanly: in-flight
           requests finish, open ksets are closed, the backing device is flushed.
           """;

@@ -17,7 +17,7 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code pcache run}: the main job. Opens (creating on first start) the cache media and the
- * backing device, formats a blank cache or replays an existing one, starts the configured
+ * backing device (a missing backing image only as {@link Devices#openBacking} allows), formats a blank cache or replays an existing one, starts the configured
  * front-end and serves until SIGTERM or Ctrl-C; then stops the front-end (requests in flight
  * finish), closes every open kset, flushes the backing device and releases the devices.
  */

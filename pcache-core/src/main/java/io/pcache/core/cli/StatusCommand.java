@@ -54,6 +54,10 @@ public final class StatusCommand implements Command {
     output.out().println("live: pcache (pid " + pid + ") answering on " + client.path());
     output.out().println("cache " + field(lines, "name") + "; " + field(lines, "positions"));
     output.out().println("writeback " + field(lines, "writeback"));
+    String shrink = field(lines, "backing-shrunk");
+    if (!shrink.isEmpty()) {
+      output.out().println(shrink);
+    }
     String error = field(lines, "writeback-error");
     if (!error.isEmpty()) {
       output.out().println("writeback error (retrying): " + error);

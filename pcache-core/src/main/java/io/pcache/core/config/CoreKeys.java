@@ -59,7 +59,9 @@ public final class CoreKeys {
         ConfigKey.device(BACKING_DEVICE, "file:${data.dir}/backing.img",
             "The backing device: block:/dev/sdX (block device), file:PATH (image file), or a bare path."),
         ConfigKey.size(BACKING_SIZE, "4G", 1L << 20, Long.MAX_VALUE,
-            "Size of the backing image when pcache creates it (sparse); an existing device keeps its size."),
+            "Size of the backing image when pcache creates it (sparse); an existing device keeps its size. 'pcache run'"
+                + " creates only the default image (backing.device not set) by itself; a missing backing.device is"
+                + " created only when this key is given explicitly, and refused otherwise (a mistyped path is an error)."),
         ConfigKey.choice(BACKING_CHANGED, "refuse", List.of("refuse", "accept"),
             "What 'pcache run' does when the cache holds dirty data for another backing device than the one given:"
                 + " refuse to start (default), or accept it and write that data to this backing device (logged as a WARN)."),

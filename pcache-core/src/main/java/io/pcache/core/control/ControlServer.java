@@ -339,8 +339,12 @@ public final class ControlServer implements AutoCloseable {
     out.add(ControlProtocol.data("writeback " + (engine.writeback().paused() ? "paused" : "running") + ", rate "
         + (rate == 0 ? "unlimited" : io.pcache.core.config.Values.human(rate) + "/s") + ", dirty ksets "
         + engine.dirtyKsets() + dirtyShare()));
+    String shrink = engine.writeback().backingShrink();
+    if (shrink != null) {
+      out.add(ControlProtocol.data("backing-shrunk " + shrink));
+    }
     String error = engine.writeback().lastError();
-    if (error != null) {
+    if (error != null && !error.equals(shrink)) {
       out.add(ControlProtocol.data("writeback-error " + error));
     }
     StringBuilder gc = new StringBuilder("gc " + tunables.policyName());

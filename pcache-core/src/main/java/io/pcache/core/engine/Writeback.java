@@ -12,6 +12,8 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
@@ -39,6 +41,29 @@ import java.util.concurrent.locks.ReentrantLock;
  * device. Clean keys (read-miss fills) are skipped. With data CRCs, a dirty key whose data fails
  * its CRC is not written (that would spread corruption); it is counted and logged with its
  * offset and length, and the backing device keeps its older data there.
+ *
+ * <h2>A backing device that shrinks</h2>
+ *
+ * <p>An image file can be truncated, a logical volume reduced, while pcache runs; {@link
+ * io.pcache.api.backing.BackingDevice#size()} keeps the size at open, and a write past the new
+ * end of a file succeeds and extends it again, with holes where its data was. So writeback reads
+ * the device's {@link io.pcache.api.backing.BackingDevice#currentSize() current size} before each
+ * batch, after its flush and after a failed write, and never writes past it:
+ *
+ * <ul>
+ *   <li>A batch ends before the first kset with a dirty extent past the end. When that is the
+ *       first kset, writeback stops there, latched: it writes nothing, dirty_tail stays before
+ *       that kset (and so before every later one), and the dirty data stays in the cache, where
+ *       reads find it. It looks again at each retry (the back-off below, at most 5 s) and goes on
+ *       by itself once the device is large enough again.
+ *   <li>A batch after which the device is smaller than the end of what it wrote is not counted:
+ *       dirty_tail stays and the batch is written again. (Size alone cannot see a truncation that
+ *       a later write of the same batch undid by extending the file to its old end.)
+ *   <li>The change is logged once at ERROR, with the sizes and, when writeback stopped, the dirty
+ *       bytes and offset range past the end (kept between retries, so each reads only the ksets
+ *       logged since); {@link #backingShrink()} says the same for {@code pcache status}; the size
+ *       coming back is logged at INFO.
+ * </ul>
  *
  * <h2>When: at once, or above a dirty share</h2>
  *
@@ -96,6 +121,12 @@ public final class Writeback {
   private volatile boolean holding;
   /** The highest {@link CacheEngine#drainMark} asked for: no holding back before it is passed. */
   private final AtomicLong drainTo = new AtomicLong();
+  /** {@link #backingShrink()}. */
+  private volatile String shrink;
+  /** The size and stall last logged ({@link #noteSize}); worker only. */
+  private String sizeLogged;
+  /** The dirty data past the end found by the last stalled batch; worker only. */
+  private PastEnd pastEnd;
   /** Foreground writes last seen by the worker, and when they last changed; worker only. */
   private long lastForeground = -1;
   private long lastForegroundNanos;
@@ -230,6 +261,15 @@ public final class Writeback {
     return lastError;
   }
 
+  /**
+   * What writeback last found about a backing device smaller than the size pcache serves (or than
+   * the dirty data needs): its sizes, and the dirty bytes and offset range that cannot be written
+   * back, if any; null while its size is as it was.
+   */
+  public String backingShrink() {
+    return shrink;
+  }
+
   void stop() {
     stopping = true;
     nudge();
@@ -343,6 +383,8 @@ public final class Writeback {
   private boolean runBatch(ExecutorService io) throws IOException {
     LogPos head = engine.log.head();
     LogPos pos = engine.log.dirtyTail();
+    // Where the backing device ends now: no extent past it is written (see the class notes).
+    long limit = engine.backing.currentSize();
     List<CacheKey> batch = new ArrayList<>();
     MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
     int ksets = 0;
@@ -353,34 +395,49 @@ public final class Writeback {
     // them meant a backing flush per 16-32 writes, which writeback could not keep up with.
     int batchKeys = engine.options.writebackBatchKsets() * Layout.KSET_KEYS_MAX;
     int logged = 0;
+    List<CacheKey> ksetKeys = new ArrayList<>();
+    List<KeyRecord> ksetBad = new ArrayList<>();
+    boolean stopsAtEnd = false;
     while (!pos.equals(head) && logged < batchKeys) {
-      long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());
-      MemorySegment window = buf.asSlice(0, Math.min(buf.byteSize(), available));
-      engine.media.read(Layout.dataOffset(pos.segId(), pos.off()), window);
-      Kset.Check check = Kset.check(window, 0, window.byteSize());
-      if (check != Kset.Check.VALID) {
-        throw new IOException("cache " + engine.media.name() + ": kset at " + pos + " (before key_head " + head
-            + ") is unreadable (" + check + "); writeback stops here");
-      }
-      Kset kset = Kset.decode(window, 0);
+      Kset kset = readKset(pos, head, buf);
       if (kset.last()) {
         pos = new LogPos(kset.nextSegId(), 0);
         continue;
       }
-      logged += Math.max(1, kset.keys().size());
+      ksetKeys.clear();
+      ksetBad.clear();
+      long ksetDirty = 0;
+      boolean pastEnd = false;
       for (KeyRecord k : kset.keys()) {
         if (k.clean()) {
           continue;
         }
-        dirtyPassed += k.len();
+        ksetDirty += k.len();
         if (engine.options.dataCrc() && !crcOk(k)) {
-          badKeys.add(k);
+          ksetBad.add(k);
           continue;
         }
-        batch.add(new CacheKey(k.off(), k.len(), 0, k.segId(), k.segOff(), k.segGen(), k.dataCrc()));
+        pastEnd |= k.off() + k.len() > limit;
+        ksetKeys.add(new CacheKey(k.off(), k.len(), 0, k.segId(), k.segOff(), k.segGen(), k.dataCrc()));
       }
+      if (pastEnd) {
+        // Writeback stops before this kset: dirty_tail must not pass data that did not reach the device.
+        if (ksets == 0) {
+          noteSize(limit, stall(engine.log.dirtyTail(), head, limit, buf));
+          return false;
+        }
+        stopsAtEnd = true; // the next batch stops here and says so
+        break;
+      }
+      batch.addAll(ksetKeys);
+      badKeys.addAll(ksetBad);
+      dirtyPassed += ksetDirty;
+      logged += Math.max(1, kset.keys().size());
       pos = new LogPos(pos.segId(), pos.off() + kset.size());
       ksets++;
+    }
+    if (!stopsAtEnd) {
+      noteSize(limit, null);
     }
     List<WritebackPlan.Extent> keys = WritebackPlan.plan(batch, (int) Layout.SUBTREE_SIZE);
     // This thread writes the extents in plan order, taking the next from a shared cursor. Helpers
@@ -442,11 +499,23 @@ public final class Writeback {
         failure = new IOException("writeback interrupted", e);
       }
     }
+    long end = 0;
+    for (WritebackPlan.Extent k : keys) {
+      end = Math.max(end, k.end());
+    }
     if (failure != null) {
-      throw failure;
+      throw shrankUnder(failure, end);
     }
     engine.backing.flush();
     engine.stats.writebackFlushes.increment();
+    long after = engine.backing.currentSize();
+    if (after < end) {
+      // Shrunk while the batch was written: some of it may be gone. Not counted; the next batch
+      // finds the new end and stops there (or writes it all again once the size is back).
+      lastError = engine.backing.name() + " shrank to " + after + " bytes while writeback wrote up to " + end
+          + "; that batch is written again";
+      return false;
+    }
     for (KeyRecord k : badKeys) {
       engine.stats.crcErrors.increment();
       LOG.log(System.Logger.Level.ERROR, "cache " + engine.media.name() + ": dirty extent at backing offset " + k.off()
@@ -462,6 +531,139 @@ public final class Writeback {
     engine.stats.writebackExtents.add(keys.size());
     engine.stats.writebackBytes.add(bytes);
     return true;
+  }
+
+  /** The kset at {@code pos}, a position before key_head {@code head}, read into {@code buf}. */
+  private Kset readKset(LogPos pos, LogPos head, MemorySegment buf) throws IOException {
+    long available = Layout.SEG_DATA_SIZE - Integer.toUnsignedLong(pos.off());
+    MemorySegment window = buf.asSlice(0, Math.min(buf.byteSize(), available));
+    engine.media.read(Layout.dataOffset(pos.segId(), pos.off()), window);
+    Kset.Check check = Kset.check(window, 0, window.byteSize());
+    if (check != Kset.Check.VALID) {
+      throw new IOException("cache " + engine.media.name() + ": kset at " + pos + " (before key_head " + head
+          + ") is unreadable (" + check + "); writeback stops here");
+    }
+    return Kset.decode(window, 0);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // A backing device that shrank
+
+  /** Dirty data past the end of the backing device, which keeps writeback at dirty_tail {@code at}. */
+  private record Stall(LogPos at, long bytes, long first, long end) {}
+
+  /**
+   * The union of the dirty ranges past {@code limit} logged from dirty_tail {@code from} up to
+   * {@code to}, kept between retries of a stalled writeback so that each retry reads only the
+   * ksets logged since. Worker only.
+   */
+  private static final class PastEnd {
+    final LogPos from;
+    final long limit;
+    LogPos to;
+    final TreeMap<Long, Long> ranges = new TreeMap<>();
+    long bytes;
+
+    PastEnd(LogPos from, long limit) {
+      this.from = from;
+      this.limit = limit;
+      this.to = from;
+    }
+
+    void add(long start, long end) {
+      Map.Entry<Long, Long> e = ranges.floorEntry(start);
+      if (e == null || e.getValue() < start) {
+        e = ranges.ceilingEntry(start);
+      }
+      while (e != null && e.getKey() <= end) {
+        start = Math.min(start, e.getKey());
+        end = Math.max(end, e.getValue());
+        bytes -= e.getValue() - e.getKey();
+        ranges.remove(e.getKey());
+        e = ranges.ceilingEntry(start);
+      }
+      ranges.put(start, end);
+      bytes += end - start;
+    }
+  }
+
+  /** The dirty data past {@code limit} from dirty_tail {@code from} to key_head {@code head}. */
+  private Stall stall(LogPos from, LogPos head, long limit, MemorySegment buf) throws IOException {
+    if (pastEnd == null || !pastEnd.from.equals(from) || pastEnd.limit != limit) {
+      pastEnd = new PastEnd(from, limit);
+    }
+    LogPos pos = pastEnd.to;
+    while (!pos.equals(head)) {
+      Kset kset = readKset(pos, head, buf);
+      if (kset.last()) {
+        pos = new LogPos(kset.nextSegId(), 0);
+        continue;
+      }
+      for (KeyRecord k : kset.keys()) {
+        if (!k.clean() && k.off() + k.len() > limit) {
+          pastEnd.add(Math.max(k.off(), limit), k.off() + k.len());
+        }
+      }
+      pos = new LogPos(pos.segId(), pos.off() + kset.size());
+    }
+    pastEnd.to = pos;
+    return new Stall(from, pastEnd.bytes, pastEnd.ranges.firstKey(), pastEnd.ranges.lastEntry().getValue());
+  }
+
+  /**
+   * Records what writeback found about the backing device's size before a batch: {@code limit}
+   * its current size, {@code stall} the dirty data past it that stops writeback (null when there
+   * is none). Logs a change once (ERROR for a shrink or a stall, INFO when the size is back), not
+   * at every retry.
+   */
+  private void noteSize(long limit, Stall stall) {
+    long size = engine.backing.size();
+    long seen = Math.min(limit, size);
+    String text = seen == size && stall == null ? null : describe(limit, stall);
+    String key = seen + " " + (stall == null ? "-" : stall.at());
+    if (!key.equals(sizeLogged)) {
+      if (text != null) {
+        LOG.log(System.Logger.Level.ERROR, "writeback of " + engine.name() + ": " + text);
+      } else if (sizeLogged != null) {
+        LOG.log(System.Logger.Level.INFO, "writeback of " + engine.name() + ": backing device " + engine.backing.name()
+            + " has its " + size + " bytes again; writeback goes on from dirty_tail " + engine.log.dirtyTail());
+      }
+      sizeLogged = key;
+    }
+    shrink = text;
+    if (stall != null) {
+      lastError = text;
+    } else {
+      pastEnd = null;
+    }
+  }
+
+  private String describe(long limit, Stall stall) {
+    long size = engine.backing.size();
+    String device = "backing device " + engine.backing.name()
+        + (limit < size ? " shrank from " + size + " to " + limit + " bytes" : " has " + limit + " bytes");
+    if (stall == null) {
+      return device + " while pcache runs; writeback goes on while the dirty data it reaches lies below the new end"
+          + " (what was on the device past " + limit + " is gone, and reads there fail)";
+    }
+    return device + ": " + stall.bytes() + " dirty bytes at offsets [" + stall.first() + ", " + stall.end()
+        + ") cannot be written back; writeback stopped at dirty_tail " + stall.at() + " and keeps all "
+        + Math.max(0, engine.stats.dirtyBytes.sum()) + " dirty bytes in the cache (reads still get them) until the"
+        + " device has at least " + stall.end() + " bytes again";
+  }
+
+  /** A failed batch: when the backing device has shrunk below what it wrote, the error says so. */
+  private IOException shrankUnder(IOException failure, long end) {
+    try {
+      long now = engine.backing.currentSize();
+      if (now < end) {
+        return new IOException(failure.getMessage() + " (" + engine.backing.name() + " shrank to " + now
+            + " bytes; writeback stops before its end)", failure);
+      }
+    } catch (IOException e) {
+      failure.addSuppressed(e);
+    }
+    return failure;
   }
 
   private boolean crcOk(KeyRecord k) {

@@ -8,11 +8,14 @@ import io.pcache.api.gc.GcPolicy;
 import io.pcache.api.media.CacheMedia;
 import io.pcache.api.media.MediaOptions;
 import io.pcache.core.config.CoreKeys;
+import io.pcache.core.config.Values;
 import io.pcache.core.engine.EngineOptions;
 import io.pcache.core.plugin.PluginRegistry;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -20,6 +23,8 @@ import java.nio.file.Path;
  * the engine options. Creates the data directory for the default files on first use.
  */
 public final class Devices {
+
+  private static final System.Logger LOG = System.getLogger("io.pcache");
 
   private final PluginRegistry registry;
   private final Config config;
@@ -62,15 +67,62 @@ public final class Devices {
     return registry.media(spec).open(spec.location(), options);
   }
 
-  /** Opens (creating a sparse image of {@code backing.size} if asked and missing) the backing device. */
+  /**
+   * Opens the backing device.
+   *
+   * <p>With {@code create}, a missing image file is created sparse with {@code backing.size}
+   * bytes only where that is surely what the user meant, and logged at INFO with its path and
+   * size:
+   *
+   * <ul>
+   *   <li>the built-in default, {@code file:${data.dir}/backing.img} ({@code backing.device} not
+   *       set), at the first start of a fresh installation;
+   *   <li>any other path when {@code backing.size} was given explicitly (flag, file, environment).
+   * </ul>
+   *
+   * Any other missing path is refused with an {@link IOException} naming it: a typo in {@code
+   * --backing} must not become an empty disk that pcache then caches writes for. Without {@code
+   * create} (drain) nothing is ever created. A missing device is what the provider reports with
+   * {@link NoSuchFileException}, so locations that are no file paths work as before.
+   *
+   * @param create whether a missing image may be created (see above)
+   * @throws IOException when the device is missing and may not be created, or cannot be opened
+   */
   public BackingDevice openBacking(boolean create, boolean readOnly) throws IOException {
     DeviceSpec spec = backingSpec();
-    if (create) {
+    boolean defaultDevice = config.sourceOf(CoreKeys.BACKING_DEVICE).equals("default");
+    boolean sizeGiven = !config.sourceOf(CoreKeys.BACKING_SIZE).equals("default");
+    boolean mayCreate = create && !readOnly && (defaultDevice || sizeGiven);
+    long createSize = mayCreate ? config.getSize(CoreKeys.BACKING_SIZE) : 0;
+    boolean existed = !mayCreate || isFile(spec);
+    if (mayCreate) {
       ensureDataDir(spec);
     }
-    BackingOptions options = new BackingOptions(create ? config.getSize(CoreKeys.BACKING_SIZE) : 0,
-        config.getBoolean(CoreKeys.BACKING_DIRECT_IO), readOnly);
-    return registry.backing(spec).open(spec.location(), options);
+    BackingOptions options = new BackingOptions(createSize, config.getBoolean(CoreKeys.BACKING_DIRECT_IO), readOnly);
+    BackingDevice device;
+    try {
+      device = registry.backing(spec).open(spec.location(), options);
+    } catch (NoSuchFileException e) {
+      if (mayCreate) {
+        throw e;
+      }
+      throw new IOException("backing device " + spec + " does not exist: check the path" + (create && !readOnly
+          ? ", or give its size (for example --backing.size 8G) to create a sparse image file there" : ""), e);
+    }
+    if (!existed && isFile(spec)) {
+      LOG.log(System.Logger.Level.INFO, "created the backing image " + spec.path().toAbsolutePath() + ": "
+          + Values.human(createSize) + " (" + createSize + " bytes), sparse");
+    }
+    return device;
+  }
+
+  /** Whether the spec's location is an existing file (false for a location that is no path). */
+  private static boolean isFile(DeviceSpec spec) {
+    try {
+      return Files.exists(spec.path());
+    } catch (InvalidPathException e) {
+      return false;
+    }
   }
 
   public GcPolicy gcPolicy() {

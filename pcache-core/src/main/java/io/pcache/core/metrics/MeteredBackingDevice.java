@@ -57,6 +57,11 @@ public final class MeteredBackingDevice implements BackingDevice {
   }
 
   @Override
+  public long currentSize() throws BlockIOException {
+    return device.currentSize();
+  }
+
+  @Override
   public int logicalBlockSize() {
     return device.logicalBlockSize();
   }

@@ -34,6 +34,7 @@ class LiveCommandsTest {
   @TempDir Path home;
   private ByteArrayOutputStream out;
   private ByteArrayOutputStream err;
+  private MemoryBacking backing;
   private CacheEngine engine;
   private ControlServer server;
   private Path cache;
@@ -65,8 +66,8 @@ class LiveCommandsTest {
 
   @BeforeEach
   void startEngine() throws Exception {
-    engine = CacheEngine.open(MemoryMedia.allocate("mem:cache", 512L << 20), MemoryBacking.allocate("mem:b", 64L << 20),
-        EngineOptions.defaults(), new Percent());
+    backing = MemoryBacking.allocate("mem:b", 64L << 20);
+    engine = CacheEngine.open(MemoryMedia.allocate("mem:cache", 512L << 20), backing, EngineOptions.defaults(), new Percent());
     cache = home.resolve("cache.img");
     server = ControlServer.start(home.resolve("pcache.sock"), engine,
         new Tunables(engine, "threshold", k -> Optional.empty()), cache.toString());
@@ -108,6 +109,27 @@ class LiveCommandsTest {
     assertEquals(StatusCommand.HEADER, lines.get(1));
     assertTrue(lines.get(2).startsWith("live: pcache (pid " + ProcessHandle.current().pid() + ") answering on "), lines.get(2));
     assertTrue(lines.stream().anyMatch(l -> l.matches("  writes +1")), lines.toString());
+  }
+
+  @Test
+  void statusSaysWhatABackingDeviceThatShrankKeepsFromBeingWrittenBack() throws Exception {
+    engine.writeback().pause();
+    engine.write(48L << 20, MemorySegment.ofArray(new byte[8192]), false);
+    engine.flush();
+    backing.resize(32L << 20);
+    engine.writeback().resume();
+    long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
+    while (engine.writeback().backingShrink() == null && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertEquals(0, run("status"), err());
+    List<String> shrunk = outLines().stream().filter(l -> l.startsWith("backing device mem:b shrank")).toList();
+    assertEquals(1, shrunk.size(), outLines().toString());
+    assertTrue(shrunk.get(0).startsWith("backing device mem:b shrank from " + (64L << 20) + " to " + (32L << 20)
+        + " bytes: 8192 dirty bytes at offsets [" + (48L << 20) + ", " + ((48L << 20) + 8192) + ") cannot be written back"),
+        shrunk.get(0));
+    assertTrue(outLines().stream().noneMatch(l -> l.startsWith("writeback error")), outLines().toString());
+    backing.resize(64L << 20);
   }
 
   @Test

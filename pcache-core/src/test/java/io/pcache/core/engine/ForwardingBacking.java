@@ -34,6 +34,11 @@ abstract class ForwardingBacking implements BackingDevice {
   }
 
   @Override
+  public long currentSize() throws BlockIOException {
+    return inner.currentSize();
+  }
+
+  @Override
   public int logicalBlockSize() {
     return 512;
   }
