@@ -39,7 +39,7 @@ public final class BurstProbe {
     long[] engineNs = new long[rounds];
     long[] rawNs = new long[rounds];
     for (int round = 0; round < rounds; round++) {
-      mapping.asSlice(4096, 4096).fill((byte) 0); // a fresh cache: open formats it again
+      mapping.asSlice(4096, 20480 + 12288 - 4096).fill((byte) 0); // blank metadata: open formats it again
       CacheEngine engine = CacheEngine.open(media, backing, EngineOptions.defaults(), Fixtures.threshold(70));
       engine.writeback().pause();
       int seed = round;

@@ -16,6 +16,7 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
@@ -48,10 +49,14 @@ public class EngineBenchmark {
   CacheEngine engine;
   MemorySegment mapping;
 
+  /** Data CRCs on (the default for a new cache) or off. */
+  @Param({"true", "false"})
+  public boolean dataCrc;
+
   @Setup(Level.Trial)
   public void setUp(org.openjdk.jmh.infra.BenchmarkParams params) throws Exception {
     media = Fixtures.tmpfsMedia("engine", MEDIA);
-    engine = CacheEngine.open(media, MemoryBacking.allocate("mem:backing", BACKING), EngineOptions.defaults(),
+    engine = CacheEngine.open(media, MemoryBacking.allocate("mem:backing", BACKING), EngineOptions.defaults().withDataCrc(dataCrc),
         Fixtures.threshold(70));
     mapping = media.mapping();
     // Prefill the read span so that reads are hits.

@@ -16,6 +16,7 @@ import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
@@ -50,11 +51,18 @@ public class EngineBurstBenchmark {
     mapping = media.mapping();
   }
 
-  /** A fresh, empty cache: the superblock cleared, so that open formats it again. */
+  /** Data CRCs on (the default for a new cache) or off. */
+  @Param({"true", "false"})
+  public boolean dataCrc;
+
+  /**
+   * A fresh, empty cache: the metadata area (superblock through segment 0's header) cleared, so
+   * that open formats it again.
+   */
   @Setup(Level.Iteration)
   public void freshCache() throws Exception {
-    mapping.asSlice(4096, 4096).fill((byte) 0);
-    engine = CacheEngine.open(media, backing, EngineOptions.defaults(), Fixtures.threshold(70));
+    mapping.asSlice(4096, 20480 + 12288 - 4096).fill((byte) 0);
+    engine = CacheEngine.open(media, backing, EngineOptions.defaults().withDataCrc(dataCrc), Fixtures.threshold(70));
     engine.writeback().pause();
   }
 

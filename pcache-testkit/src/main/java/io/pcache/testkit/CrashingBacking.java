@@ -46,7 +46,7 @@ public final class CrashingBacking implements BackingDevice {
 
   /** A new zeroed device of {@code size} bytes (a multiple of 512) on {@code supply}. */
   public static CrashingBacking allocate(String name, long size, PowerSupply supply) {
-    return over(name, Arena.ofAuto().allocate(size, 4096), supply);
+    return over(name, NativeMemory.allocate(size, 4096), supply);
   }
 
   /** A new zeroed device with its own power supply. */

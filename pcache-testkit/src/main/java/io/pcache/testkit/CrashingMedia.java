@@ -68,7 +68,7 @@ public final class CrashingMedia implements CacheMedia {
 
   /** New zeroed media of {@code size} bytes on {@code supply} (share it with a {@link CrashingBacking}). */
   public static CrashingMedia allocate(String name, long size, PowerSupply supply) {
-    return over(name, Arena.ofAuto().allocate(size, PAGE), supply);
+    return over(name, NativeMemory.allocate(size, PAGE), supply);
   }
 
   /** Media over existing memory (for example a reused 512 MiB image). */

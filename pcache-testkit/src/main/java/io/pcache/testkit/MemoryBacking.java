@@ -30,7 +30,7 @@ public final class MemoryBacking implements BackingDevice {
   }
 
   public static MemoryBacking allocate(String name, long size) {
-    return new MemoryBacking(name, Arena.ofAuto().allocate(size, 4096));
+    return new MemoryBacking(name, NativeMemory.allocate(size, 4096));
   }
 
   public MemorySegment memory() {

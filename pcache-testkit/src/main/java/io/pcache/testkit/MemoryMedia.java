@@ -23,7 +23,7 @@ public final class MemoryMedia implements CacheMedia {
 
   /** New zeroed media of {@code size} bytes (in an auto arena, freed when unreachable). */
   public static MemoryMedia allocate(String name, long size) {
-    return new MemoryMedia(name, Arena.ofAuto().allocate(size, 4096));
+    return new MemoryMedia(name, NativeMemory.allocate(size, 4096));
   }
 
   /** Another open of the same memory, as after a restart of the process. */

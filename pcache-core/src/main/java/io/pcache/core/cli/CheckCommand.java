@@ -1,6 +1,7 @@
 package io.pcache.core.cli;
 
 import io.pcache.api.media.CacheMedia;
+import io.pcache.core.engine.CacheRefusedException;
 import io.pcache.core.engine.CacheRepair;
 import io.pcache.core.engine.Inspector;
 import io.pcache.core.format.BackingRecord;
@@ -42,7 +43,14 @@ public final class CheckCommand implements Command {
           output.out().println("repair: nothing to rebuild");
         }
       }
-      Inspector.Report r = new Inspector(media).inspect(true, null);
+      Inspector.Report r;
+      try {
+        r = new Inspector(media).inspect(true, null);
+      } catch (CacheRefusedException e) {
+        output.out().println("problem: " + e.getMessage());
+        output.out().println(media.name() + ": 1 problem(s); the log was not read");
+        return 1;
+      }
       for (String p : r.problems()) {
         output.out().println("problem: " + p);
       }

@@ -51,7 +51,8 @@ final class HelpText {
       (PCACHE_CACHE_SIZE for cache.size), --config FILE, conf/pcache.properties, built-in defaults.
       Sizes take K, M, G, T (1G = 1073741824); durations take ms, s, m, h.
 
-      Exit status: 0 success, 1 failure, 2 usage or configuration error.
+      Exit status: 0 success, 1 failure, 2 usage or configuration error, 3 the cache was refused as it
+      is (damaged superblock, corrupt kset log, dirty data for another backing device: see the message).
       """;
 
   static String forCommand(String command) {

@@ -6,6 +6,7 @@ import com.google.inject.Injector;
 import com.google.inject.Stage;
 import io.pcache.api.Provider;
 import io.pcache.core.config.ConfigException;
+import io.pcache.core.engine.CacheRefusedException;
 import io.pcache.core.config.ConfigSchema;
 import io.pcache.core.config.CoreKeys;
 import io.pcache.core.config.LayeredConfig;
@@ -115,6 +116,9 @@ public final class Main {
     } catch (PluginException e) {
       err.println("pcache: " + e.getMessage());
       return 2;
+    } catch (CacheRefusedException e) {
+      err.println("pcache: " + e.getMessage());
+      return 3;
     } catch (Exception e) {
       err.println("pcache: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
       if (environment.containsKey("PCACHE_DEBUG")) {

@@ -101,7 +101,7 @@ final class BackingBinding {
         record(engine, found, current);
         return true;
       }
-      IOException refusal = new IOException(cache + " holds dirty data (" + engine.positions() + ") cached for another backing"
+      IOException refusal = new CacheRefusedException(cache + " holds dirty data (" + engine.positions() + ") cached for another backing"
           + " device than " + device + ": " + both + ". Writing it back would put that device's data on " + device + ". Start"
           + " with the backing device the cache was used with; or, if " + device + " holds that device's content (copied or"
           + " moved), start with --backing-changed accept (config backing.changed=accept) to write the dirty data to it; or"

@@ -168,7 +168,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
       // formats again), unless anything says the cache was used: then cached data would be lost.
       List<String> traces = CacheFormat.pcacheTraces(media);
       if (!traces.isEmpty() || CacheFormat.logHoldsKsets(media)) {
-        throw new IOException("cache " + media.name() + ": cache_info has no valid, complete replica (offsets "
+        throw new CacheRefusedException("cache " + media.name() + ": cache_info has no valid, complete replica (offsets "
             + Layout.CACHE_INFO_OFF + " and " + (Layout.CACHE_INFO_OFF + Layout.CACHE_INFO_SIZE) + ") but "
             + (traces.isEmpty() ? "the log holds ksets" : String.join(", ", traces)) + ", so it may hold dirty data:"
             + " refusing to reformat it. Nothing was changed. Run 'pcache check --cache " + media.name()

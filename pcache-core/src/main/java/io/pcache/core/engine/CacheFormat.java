@@ -55,7 +55,7 @@ public final class CacheFormat {
     if (sb.magic() == 0) {
       long nonZero = area.mismatch(Arena.ofAuto().allocate(Layout.SB_SIZE, 8));
       if (nonZero >= 0 && !interruptedFormat(area)) {
-        throw new IOException("cache " + media.name() + " holds data at its superblock (offset "
+        throw new CacheRefusedException("cache " + media.name() + " holds data at its superblock (offset "
             + (Layout.SB_OFF + nonZero) + ") but no pcache magic: it is not a pcache device; if its content can go, run "
             + "'pcache format --force --cache " + media.name() + "'");
       }
@@ -63,7 +63,7 @@ public final class CacheFormat {
       if (found.isEmpty()) {
         return State.BLANK;
       }
-      throw new IOException("cache " + media.name() + ": the superblock magic (offset " + (Layout.SB_OFF + MAGIC_OFF)
+      throw new CacheRefusedException("cache " + media.name() + ": the superblock magic (offset " + (Layout.SB_OFF + MAGIC_OFF)
           + ") is zero but " + String.join(", ", found) + ": this looks like a pcache with a damaged superblock, not a"
           + " blank device, so it is not formatted. Nothing was changed. 'pcache check --cache " + media.name()
           + "' shows more; 'pcache check --repair --cache " + media.name() + "' rebuilds the superblock from the device"
@@ -71,25 +71,26 @@ public final class CacheFormat {
     }
     if (sb.magic() != Layout.SB_MAGIC) {
       if (Long.reverseBytes(sb.magic()) == Layout.SB_MAGIC) {
-        throw new IOException("cache " + media.name() + " was formatted by a big-endian host (byte-swapped magic); "
+        throw new CacheRefusedException("cache " + media.name() + " was formatted by a big-endian host (byte-swapped magic); "
             + "dm-pcache devices cannot move between byte orders: reformat it with 'pcache format --force'");
       }
-      throw new IOException("cache " + media.name() + " has a foreign superblock (magic 0x" + Long.toHexString(sb.magic())
+      throw new CacheRefusedException("cache " + media.name() + " has a foreign superblock (magic 0x" + Long.toHexString(sb.magic())
           + " at offset " + Layout.SB_OFF + ", expected 0x" + Long.toHexString(Layout.SB_MAGIC)
           + "): it is not a pcache device; if its content can go, run 'pcache format --force --cache " + media.name() + "'");
     }
     if (!Superblock.crcValid(area, 0)) {
-      throw new IOException("cache " + media.name() + " has a corrupt superblock (CRC 0x"
+      throw new CacheRefusedException("cache " + media.name() + " has a corrupt superblock (CRC 0x"
           + Integer.toHexString(Superblock.storedCrc(area, 0)) + " does not match its content at offset " + Layout.SB_OFF
-          + "); run 'pcache check' to see more, or reformat with 'pcache format --force' (cached data is lost)");
+          + "); nothing was changed: 'pcache check --repair' rebuilds it from cache_info when that is intact, or reformat with"
+          + " 'pcache format --force' (cached data is lost)");
     }
     if ((sb.flags() & Layout.SB_F_BIGENDIAN) != 0) {
-      throw new IOException("cache " + media.name() + " was formatted by a big-endian host (superblock flag BIGENDIAN); "
+      throw new CacheRefusedException("cache " + media.name() + " was formatted by a big-endian host (superblock flag BIGENDIAN); "
           + "this host is little-endian: reformat it with 'pcache format --force'");
     }
     long fits = Layout.segmentsFor(media.size());
     if (sb.segNum() <= 0 || sb.segNum() > fits || sb.segNum() > Layout.CACHE_SEGS_MAX) {
-      throw new IOException("cache " + media.name() + " superblock says " + Integer.toUnsignedString(sb.segNum())
+      throw new CacheRefusedException("cache " + media.name() + " superblock says " + Integer.toUnsignedString(sb.segNum())
           + " segments, but the device holds " + fits + " (at most " + Layout.CACHE_SEGS_MAX
           + "): was the file truncated? reformat with 'pcache format --force'");
     }

@@ -109,7 +109,7 @@ final class Replay {
           break;
         }
         if (++hops > segments.count()) {
-          throw new IOException("cache " + engine.media.name() + ": the kset log's LAST chain passes more than the "
+          throw new CacheRefusedException("cache " + engine.media.name() + ": the kset log's LAST chain passes more than the "
               + segments.count() + " segments (it loops, at " + LogTail.where(pos) + "); the log is corrupt: run"
               + " 'pcache check'");
         }
@@ -199,7 +199,7 @@ final class Replay {
       dirtyKsets = 0;
     }
     if (!sawDirtyTail) {
-      throw new IOException("cache " + engine.media.name() + ": dirty_tail " + dirtyTail + " is not on the log between key_tail "
+      throw new CacheRefusedException("cache " + engine.media.name() + ": dirty_tail " + dirtyTail + " is not on the log between key_tail "
           + log.keyTail() + " and key_head " + pos + " (crafted or corrupt cache image?); run 'pcache check'");
     }
     log.setHead(pos);
@@ -220,7 +220,7 @@ final class Replay {
         ? ksetsAfter + " valid ksets with " + keysAfter + " keys follow it"
         : "whatever followed it cannot be found";
     if (engine.options.recoverLog() == EngineOptions.RecoverLog.REFUSE) {
-      throw new IOException("cache " + engine.media.name() + ": the kset log is corrupt: " + reason + "; " + after
+      throw new CacheRefusedException("cache " + engine.media.name() + ": the kset log is corrupt: " + reason + "; " + after
           + ". Refusing to start, since the writes logged from there on would be lost or served stale. Run 'pcache check"
           + " --cache " + engine.media.name() + "' for details; to start anyway and drop the log from that kset on (those"
           + " writes are lost), run with --recover-log cut");

@@ -106,7 +106,7 @@ public final class Devices {
       if (mayCreate) {
         throw e;
       }
-      throw new IOException("backing device " + spec + " does not exist: check the path" + (create && !readOnly
+      throw new io.pcache.core.config.ConfigException("backing device " + spec + " does not exist: check the path" + (create && !readOnly
           ? ", or give its size (for example --backing.size 8G) to create a sparse image file there" : ""), e);
     }
     if (!existed && isFile(spec)) {

@@ -132,7 +132,7 @@ class DevicesBackingTest {
   @Test
   void anotherMissingPathIsRefusedWithWhatToDo() {
     Path typo = home.resolve("bakcing.img");
-    IOException e = assertThrows(IOException.class,
+    RuntimeException e = assertThrows(io.pcache.core.config.ConfigException.class,
         () -> devices(Map.of(CoreKeys.BACKING_DEVICE, "file:" + typo)).openBacking(true, false));
     assertEquals("backing device file:" + typo + " does not exist: check the path, or give its size (for example"
         + " --backing.size 8G) to create a sparse image file there", e.getMessage());
@@ -162,7 +162,7 @@ class DevicesBackingTest {
 
   @Test
   void withoutCreateNothingIsCreatedEvenTheDefault() {
-    IOException e = assertThrows(IOException.class, () -> devices(Map.of()).openBacking(false, false));
+    RuntimeException e = assertThrows(io.pcache.core.config.ConfigException.class, () -> devices(Map.of()).openBacking(false, false));
     assertEquals("backing device file:" + home.resolve("data/backing.img") + " does not exist: check the path",
         e.getMessage());
     assertFalse(Files.exists(home.resolve("data/backing.img")));
