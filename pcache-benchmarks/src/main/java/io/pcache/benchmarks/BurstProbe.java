@@ -20,7 +20,10 @@ import java.util.concurrent.CyclicBarrier;
  * of record stay with JMH.
  *
  * <p>Run: {@code java --enable-native-access=ALL-UNNAMED -cp pcache-benchmarks/target/benchmarks.jar
- * io.pcache.benchmarks.BurstProbe [threads] [rounds] [perThread]}.
+ * io.pcache.benchmarks.BurstProbe [threads] [rounds] [perThread] [disjoint|shared] [crc|nocrc|both]}.
+ * With {@code both}, each round writes once with data CRCs off and once on (alternating which goes
+ * first) and the medians of both and their ratio are printed: the cost of data CRCs on the write
+ * path.
  */
 public final class BurstProbe {
 
@@ -32,36 +35,57 @@ public final class BurstProbe {
     int perThread = args.length > 2 ? Integer.parseInt(args[2]) : 100_000;
     // "disjoint": each thread writes its own part of the span (no stripe shared between threads)
     boolean disjoint = args.length > 3 && args[3].equals("disjoint");
+    String crcMode = args.length > 4 ? args[4] : "nocrc";
+    boolean both = crcMode.equals("both");
     long part = disjoint ? EngineBenchmark.WRITE_SPAN / threads : EngineBenchmark.WRITE_SPAN;
     CacheMedia media = Fixtures.tmpfsMedia("burstprobe", EngineBenchmark.MEDIA);
     MemoryBacking backing = MemoryBacking.allocate("mem:backing", EngineBenchmark.BACKING);
     MemorySegment mapping = media.mapping();
     long[] engineNs = new long[rounds];
+    long[] crcNs = new long[rounds];
     long[] rawNs = new long[rounds];
     for (int round = 0; round < rounds; round++) {
-      mapping.asSlice(4096, 20480 + 12288 - 4096).fill((byte) 0); // blank metadata: open formats it again
-      CacheEngine engine = CacheEngine.open(media, backing, EngineOptions.defaults(), Fixtures.threshold(70));
-      engine.writeback().pause();
       int seed = round;
-      engineNs[round] = run(threads, (id, buf, r) -> {
-        for (int i = 0; i < perThread; i++) {
-          engine.write((disjoint ? id * part : 0) + r.nextLong(part / 4096) * 4096, buf, false);
+      for (int pass = 0; pass < (both ? 2 : 1); pass++) {
+        boolean crc = both ? (pass + round) % 2 == 1 : crcMode.equals("crc");
+        mapping.asSlice(4096, 20480 + 12288 - 4096).fill((byte) 0); // blank metadata: open formats it again
+        CacheEngine engine = CacheEngine.open(media, backing, EngineOptions.defaults().withDataCrc(crc),
+            Fixtures.threshold(70));
+        engine.writeback().pause();
+        long ns = run(threads, (id, buf, r) -> {
+          for (int i = 0; i < perThread; i++) {
+            engine.write((disjoint ? id * part : 0) + r.nextLong(part / 4096) * 4096, buf, false);
+          }
+        }, seed) / perThread;
+        engine.close();
+        if (crc && both) {
+          crcNs[round] = ns;
+        } else {
+          engineNs[round] = ns;
         }
-      }, seed) / perThread;
-      engine.close();
+      }
       rawNs[round] = run(threads, (id, buf, r) -> {
         for (int i = 0; i < perThread; i++) {
           MemorySegment.copy(buf, 0, mapping, (1L << 20) + r.nextLong((EngineBenchmark.MEDIA - (2L << 20)) / 4096) * 4096,
               4096);
         }
       }, seed) / perThread;
-      System.out.printf("round %2d: engine %5d ns/write, raw %4d ns/copy (per thread)%n", round, engineNs[round],
-          rawNs[round]);
+      System.out.printf("round %2d: engine %5d ns/write%s, raw %4d ns/copy (per thread)%n", round, engineNs[round],
+          both ? String.format(", with data CRCs %5d ns/write", crcNs[round]) : "", rawNs[round]);
     }
     long e = median(engineNs);
     long c = median(rawNs);
     System.out.printf("threads %d, %d rounds of %d per thread: median engine %d ns/write, raw %d ns/copy, ratio %.2fx%n",
         threads, rounds, perThread, e, c, (double) c / e);
+    if (both) {
+      long k = median(crcNs);
+      long[] perMille = new long[rounds];
+      for (int i = 0; i < rounds; i++) {
+        perMille[i] = 1000 * crcNs[i] / engineNs[i];
+      }
+      System.out.printf("data CRCs: median %d ns/write against %d without: %+.1f %%; median of the rounds' own ratios %+.1f %%"
+          + " (ratio to raw %.2fx)%n", k, e, 100.0 * (k - e) / e, (median(perMille) - 1000) / 10.0, (double) c / k);
+    }
     Fixtures.delete(media);
   }
 

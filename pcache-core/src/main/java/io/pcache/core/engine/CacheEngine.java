@@ -383,6 +383,18 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     return Math.min(end, (off | (Layout.SUBTREE_SIZE - 1)) + 1);
   }
 
+  /**
+   * The longest extent one written key covers when the cache keeps data CRCs: a cache hit checks
+   * the CRC of the whole extent it reads from, so a 4 KiB read from a 1 MiB extent cost 35 µs
+   * and from a 64 KiB extent 4 µs (BENCHMARKS.md, "Data CRCs"). 16 KiB bounds that near 1 µs, for
+   * 64 keys (2.5 KiB of log, some 4.5 KiB of index) per MiB written in large requests instead of one.
+   */
+  static final int CRC_KEY_MAX = 16 * 1024;
+
+  private int writeLimit(int n) {
+    return options.dataCrc() ? Math.min(n, CRC_KEY_MAX) : n;
+  }
+
   boolean stale(CacheKey k) {
     return !k.empty() && k.segGen < segments.get(k.segId).gen();
   }
@@ -396,7 +408,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
       long pos = 0;
       while (pos < length) {
         long o = offset + pos;
-        int n = (int) (pieceEnd(o, offset + length) - o);
+        int n = writeLimit((int) (pieceEnd(o, offset + length) - o));
         pos += writePiece(o, src.asSlice(pos, n), fua);
       }
       stats.writes.increment();
@@ -893,7 +905,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
       long pos = 0;
       while (pos < length) {
         long o = offset + pos;
-        int n = (int) (pieceEnd(o, offset + length) - o);
+        int n = writeLimit((int) (pieceEnd(o, offset + length) - o));
         DataHeads.Grant g = allocate(KeyIndex.stripeOf(o), n, o, Duration.ZERO); // no wait, not even for the head's lock
         if (g == null) {
           return false; // the prefix written so far is rewritten by write()

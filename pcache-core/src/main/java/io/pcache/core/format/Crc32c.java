@@ -88,11 +88,37 @@ public final class Crc32c {
    * are computed by shifting the registers through {@code len} zero bytes ({@link #shift}).
    */
   private static int intrinsic(int seed, MemorySegment data, long offset, long length) {
-    java.util.zip.CRC32C jdk = new java.util.zip.CRC32C();
+    java.util.zip.CRC32C jdk = JDK.get();
+    jdk.reset();
     jdk.update(data.asSlice(offset, length).asByteBuffer());
     int rawAllOnes = ~(int) jdk.getValue();
-    return rawAllOnes ^ shift(0xFFFFFFFF ^ seed, length);
+    return rawAllOnes ^ seedTerm(seed, length);
   }
+
+  /**
+   * {@code shift(~seed, length)}, the term {@link #intrinsic} adds. For pcache's seed and whole
+   * sectors up to 64 KiB (every data CRC of a write, with data CRCs on) it is looked up: the data
+   * CRC of a 4 KiB write is on the write path, and the matrix product and the checksum object cost
+   * 30-50 ns of its ~200 (BENCHMARKS.md, "Data CRCs").
+   */
+  private static int seedTerm(int seed, long length) {
+    if (seed == PCACHE_SEED && length % 512 == 0 && length <= SEED_TERMS.length * 512L) {
+      int i = (int) (length / 512) - 1;
+      long t = SEED_TERMS[i];
+      if (t == 0) {
+        t = (1L << 32) | Integer.toUnsignedLong(shift(0xFFFFFFFF ^ seed, length));
+        SEED_TERMS[i] = t; // racy but idempotent: every thread computes the same value
+      }
+      return (int) t;
+    }
+    return shift(0xFFFFFFFF ^ seed, length);
+  }
+
+  /** Looked-up seed terms by sector count (bit 32 set once computed). */
+  private static final long[] SEED_TERMS = new long[128];
+
+  /** One checksum object per thread: {@code update(ByteBuffer)} on it is the JDK's intrinsic. */
+  private static final ThreadLocal<java.util.zip.CRC32C> JDK = ThreadLocal.withInitial(java.util.zip.CRC32C::new);
 
   /** The raw CRC of {@code n} zero bytes from {@code seed}, in O(log n) without touching memory. */
   public static int ofZeros(int seed, long n) {
