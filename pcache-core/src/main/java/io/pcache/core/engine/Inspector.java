@@ -154,14 +154,7 @@ public final class Inspector {
         pos = new LogPos(kset.nextSegId(), 0);
         used.set(pos.segId());
       } else {
-        String impossible = null;
-        for (int i = 0; i < kset.keys().size() && impossible == null; i++) {
-          String why = tail.impossible(kset.keys().get(i));
-          if (why != null) {
-            impossible = "key " + i + " of the kset at " + LogTail.where(pos) + " cannot be right (" + why + "): "
-                + kset.keys().get(i);
-          }
-        }
+        String impossible = tail.impossibleKey(kset, pos);
         if (impossible != null) {
           long[] after = tail.count(new LogPos(pos.segId(), pos.off() + kset.size()));
           problems.add("log: " + impossible + "; " + after[0] + " valid ksets with " + after[1]

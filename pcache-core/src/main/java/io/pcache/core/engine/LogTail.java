@@ -162,6 +162,20 @@ final class LogTail {
   }
 
   /**
+   * The first key of a valid kset at {@code pos} that cannot be right, described for an error
+   * (index, position, why, the record), or null when every key can be.
+   */
+  String impossibleKey(Kset kset, LogPos pos) {
+    for (int i = 0; i < kset.keys().size(); i++) {
+      String why = impossible(kset.keys().get(i));
+      if (why != null) {
+        return "key " + i + " of the kset at " + where(pos) + " cannot be right (" + why + "): " + kset.keys().get(i);
+      }
+    }
+    return null;
+  }
+
+  /**
    * Judges the bad kset at {@code pos} (where {@link Kset#check} did not say VALID).
    */
   Verdict judge(LogPos pos) {

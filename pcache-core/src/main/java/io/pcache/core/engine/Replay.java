@@ -118,14 +118,7 @@ final class Replay {
         segments.map().markUsed(next);
         log.noteKsetSegment(next);
       } else {
-        String impossible = null;
-        for (int i = 0; i < kset.keys().size() && impossible == null; i++) {
-          String why = tail.impossible(kset.keys().get(i));
-          if (why != null) {
-            impossible = "key " + i + " of the kset at " + LogTail.where(pos) + " cannot be right (" + why + "): "
-                + kset.keys().get(i);
-          }
-        }
+        String impossible = tail.impossibleKey(kset, pos);
         if (impossible != null) {
           LogPos next = new LogPos(pos.segId(), pos.off() + kset.size());
           long[] after = tail.count(next);
