@@ -347,6 +347,10 @@ public final class ControlServer implements AutoCloseable {
     if (error != null && !error.equals(shrink)) {
       out.add(ControlProtocol.data("writeback-error " + error));
     }
+    String gcError = engine.gcError();
+    if (gcError != null) {
+      out.add(ControlProtocol.data("gc-error " + gcError));
+    }
     StringBuilder gc = new StringBuilder("gc " + tunables.policyName());
     new java.util.TreeMap<>(engine.gcPolicy().parameters()).forEach((k, v) -> gc.append(' ').append(k).append('=').append(v));
     out.add(ControlProtocol.data(gc.toString()));
