@@ -170,6 +170,30 @@ class GcFaultTest {
   }
 
   @Test
+  void aLastKsetNamingNoKsetSegmentStopsGcLatched() throws Exception {
+    CacheEngine e = open();
+    e.writeback().pause();
+    e.write(0, block(1), false);
+    e.flush();
+    int bogus = e.segments.count() - 1; // free: neither a kset segment nor data
+    assertTrue(!e.log.ksetSegment(bogus) && !e.segments.map().isUsed(bogus));
+    // The kset at key_tail becomes a LAST kset (valid CRC) naming that segment, and dirty_tail is
+    // put in another segment, so that GC would follow the LAST kset and free the log's segment 0.
+    io.pcache.core.format.Kset.encodeLast(media.delegate().memory(), Layout.dataOffset(0, 0), bogus);
+    e.log.writeDirtyTail(new LogPos(bogus - 1, 0));
+    e.gc.kick();
+    String expect = "GC stopped until restart: the LAST kset at key_tail 0:0 (media mem:cache offset "
+        + Layout.dataOffset(0, 0) + " length " + Layout.KSET_HEADER_SIZE + ") names segment " + bogus
+        + ", which is not a kset segment of the log";
+    assertTrue(waitFor(() -> String.valueOf(e.gcError()).contains(expect), Duration.ofSeconds(10)), e.gcError());
+    Thread.sleep(300); // more rounds: the stop is latched, not retried
+    assertTrue(e.gcError().contains(expect), e.gcError());
+    assertEquals(new LogPos(0, 0), e.log.keyTail(), "key_tail moved");
+    assertTrue(e.log.ksetSegment(0) && e.segments.map().isUsed(0), "the log's segment was freed");
+    assertEquals(1, e.counters().get("gc_errors"), "counted once, then latched");
+  }
+
+  @Test
   void anErrorFromTheMediaDoesNotEndGc() throws Exception {
     CacheEngine e = open();
     media.failPersists(KEY_TAIL_FROM, KEY_TAIL_TO, 1, () -> new InternalError("a fault occurred in an unsafe memory access"));
