@@ -345,7 +345,12 @@ public final class ControlServer implements AutoCloseable {
     }
     String error = engine.writeback().lastError();
     if (error != null && !error.equals(shrink)) {
-      out.add(ControlProtocol.data("writeback-error " + error));
+      java.time.Instant at = engine.writeback().lastErrorAt();
+      out.add(ControlProtocol.data("writeback-error " + error + (at == null ? "" : " (at " + at + ")")));
+    }
+    String gcError = engine.gcError();
+    if (gcError != null) {
+      out.add(ControlProtocol.data("gc-error " + gcError));
     }
     StringBuilder gc = new StringBuilder("gc " + tunables.policyName());
     new java.util.TreeMap<>(engine.gcPolicy().parameters()).forEach((k, v) -> gc.append(' ').append(k).append('=').append(v));

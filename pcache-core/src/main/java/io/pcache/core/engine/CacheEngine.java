@@ -1053,6 +1053,7 @@ public final class CacheEngine implements BlockDevice, AutoCloseable {
     return log.head().equals(log.dirtyTail());
   }
 
+  public String gcError() { return gc.lastError(); } // hook for status (wt-gcwb, issue #16): Gc.lastError()
   /** Writeback control. */
   public Writeback writeback() {
     return writeback;

@@ -79,7 +79,13 @@ final class CacheSegment {
     return refs.get();
   }
 
-  /** Bumps and persists the generation; afterwards every key into this segment is stale. */
+  /**
+   * Bumps the generation in memory, then persists it; afterwards every key into this segment is
+   * stale. When the persist throws, the generation stays bumped in memory (the keys into the
+   * segment are stale for this run either way) and the caller must not reuse the segment until
+   * {@link #persistGen} succeeded: after a crash, a reused segment whose bump was not durable
+   * would let the keys of its previous life replay as current.
+   */
   void bumpGen() throws IOException {
     genLock.writeLock().lock();
     try {
@@ -87,6 +93,11 @@ final class CacheSegment {
     } finally {
       genLock.writeLock().unlock();
     }
+    persistGen();
+  }
+
+  /** Persists the generation in memory (again, after a failed {@link #bumpGen}). */
+  void persistGen() throws IOException {
     genReplicas.update(new SegGen(0, gen));
   }
 

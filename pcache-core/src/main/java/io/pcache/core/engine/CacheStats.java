@@ -31,6 +31,10 @@ public final class CacheStats {
   final LongAdder gcKsets = new LongAdder();
   final LongAdder gcSegmentsFreed = new LongAdder();
   final LongAdder gcErrors = new LongAdder();
+  /** Generation bumps that could not be persisted ({@link Segments}). */
+  final LongAdder segGenErrors = new LongAdder();
+  /** Segments held out of use now because their generation bump is not durable (a gauge). */
+  final LongAdder segmentsHeld = new LongAdder();
   final LongAdder crcErrors = new LongAdder();
   final LongAdder staleHits = new LongAdder();
   final LongAdder ksetsClosed = new LongAdder();
@@ -63,6 +67,8 @@ public final class CacheStats {
     m.put("gc_ksets", gcKsets.sum());
     m.put("gc_segments_freed", gcSegmentsFreed.sum());
     m.put("gc_errors", gcErrors.sum());
+    m.put("seg_gen_errors", segGenErrors.sum());
+    m.put("segments_held", segmentsHeld.sum());
     m.put("crc_errors", crcErrors.sum());
     m.put("stale_hits", staleHits.sum());
     return m;

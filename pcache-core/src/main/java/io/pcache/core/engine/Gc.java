@@ -7,6 +7,8 @@ import io.pcache.core.format.Layout;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
@@ -23,11 +25,36 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Runs on its own thread: every {@code gcInterval}, when writeback moved dirty_tail, and at
  * once when a writer starts waiting for space. After a segment is invalidated, stale keys that
  * point into it are deleted from the index in small batches (see {@link #cleanStaleKeys}).
+ *
+ * <h2>Errors</h2>
+ *
+ * <ul>
+ *   <li>A kset is reclaimed at most once per key, whatever fails (pcache's choice; upstream stops GC
+ *       for good instead, see the comment on a partly reclaimed kset in its cache_gc.c). GC
+ *       remembers in memory how many keys of the kset at key_tail already had their reference
+ *       dropped ({@link #reclaimPos}, {@link #reclaimDone}); when the key_tail persist, or the
+ *       generation persist of a segment whose last reference went, throws, the next round goes on
+ *       after the last key dropped instead of dropping every reference again (a reference dropped
+ *       twice freed a segment still in use: a data head, then handed out again, lost acknowledged
+ *       data). This is safe across a crash too: replay takes the kset's references afresh.
+ *   <li>The loop catches every {@link Throwable} (an {@link Error} from the media, such as the
+ *       InternalError of a SIGBUS on a full file system, included): each failed round is counted
+ *       ({@code gc_errors}), logged at ERROR, latched in {@link #lastError()} with its time (shown
+ *       by {@code pcache status}), and followed by a back-off (100 ms doubling to 5 s, not cut
+ *       short by kicks). The thread never ends before {@link #stop}.
+ *   <li>What makes going on unsafe stops reclaiming for good, latched and reported the same way
+ *       ({@link #stopped}): a LAST kset whose next segment is not a kset segment of the log, or a
+ *       chain of more LAST ksets than there are segments (a loop; replay and check have the same
+ *       limit). Freeing what such a kset names could free a segment in use. Stale-key cleanup and
+ *       held generations ({@link Segments#retryHeld}) go on.
+ * </ul>
  */
 final class Gc {
 
   private static final System.Logger LOG = System.getLogger("io.pcache.core.engine");
   private static final int CLEAN_KEYS_PER_HOLD = 64;
+  private static final long MIN_BACKOFF_MS = 100;
+  private static final long MAX_BACKOFF_MS = 5000;
 
   private final CacheEngine engine;
   private DataCheck dataCheck;
@@ -38,6 +65,13 @@ final class Gc {
   private long lastClean;
   private volatile boolean stopping;
   private Thread thread;
+  /** The kset at key_tail whose first {@link #reclaimDone} keys had their references dropped; GC thread only. */
+  private LogPos reclaimPos;
+  private int reclaimDone;
+  /** The last failed round, with its time; null after a round that succeeded. */
+  private volatile String lastError;
+  /** Why GC stopped reclaiming for good (latched until restart), or null. */
+  private volatile String stopped;
 
   Gc(CacheEngine engine) {
     this.engine = engine;
@@ -45,6 +79,7 @@ final class Gc {
 
   void start() {
     dataCheck = new DataCheck(engine.media);
+    engine.segments.stats(engine.stats);
     thread = Thread.ofPlatform().daemon().name("pcache-gc").start(this::loop);
   }
 
@@ -76,16 +111,43 @@ final class Gc {
     }
   }
 
+  /**
+   * What GC reports for {@code pcache status}, or null when all is well: why it stopped
+   * reclaiming, else its last failed round, else a segment held because its generation could not
+   * be persisted. Each starts with the time it happened.
+   */
+  String lastError() {
+    String s = stopped;
+    if (s != null) {
+      return s;
+    }
+    String e = lastError;
+    return e != null ? e : engine.segments.lastError();
+  }
+
   private void loop() {
+    long backoff = MIN_BACKOFF_MS;
     while (!stopping) {
+      boolean failed = false;
       try {
+        engine.segments.retryHeld();
         reclaim();
         if (staleKeys.getAndSet(false)) {
           cleanStaleKeys();
         }
-      } catch (IOException | RuntimeException e) {
+        lastError = null;
+        backoff = MIN_BACKOFF_MS;
+      } catch (Throwable e) {
+        // Every Throwable: an Error from the media (SIGBUS on a full file system) must not end GC.
+        failed = true;
         engine.stats.gcErrors.increment();
-        LOG.log(System.Logger.Level.ERROR, "GC of " + engine.name() + " failed: " + e.getMessage());
+        lastError = Instant.now() + ": GC failed, retrying in " + backoff + " ms: " + e;
+        LOG.log(System.Logger.Level.ERROR, "GC of " + engine.name() + " failed, retrying in " + backoff + " ms: " + e, e);
+      }
+      if (failed) {
+        backOff(backoff);
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+        continue;
       }
       lock.lock();
       try {
@@ -101,9 +163,39 @@ final class Gc {
     }
   }
 
-  /** Reclaims ksets while the policy asks for it and writeback has passed them. */
+  /** Waits {@code millis} after a failed round; kicks do not cut it short, {@link #stop} does. */
+  private void backOff(long millis) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+    lock.lock();
+    try {
+      for (long left = deadline - System.nanoTime(); !stopping && left > 0; left = deadline - System.nanoTime()) {
+        wake.awaitNanos(left);
+      }
+      kicked = false;
+    } catch (InterruptedException e) {
+      stopping = true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Stops reclaiming for good: logged at ERROR, latched in {@link #lastError()}; throws to end the round. */
+  private IOException stopReclaiming(String why) {
+    stopped = Instant.now() + ": GC stopped until restart: " + why;
+    LOG.log(System.Logger.Level.ERROR, "cache " + engine.media.name() + ": " + stopped);
+    return new IOException(why);
+  }
+
+  /**
+   * Reclaims ksets while the policy asks for it and writeback has passed them. Drops each key's
+   * reference at most once, even when it throws part way through a kset (see the class notes).
+   */
   void reclaim() throws IOException {
+    if (stopped != null) {
+      return;
+    }
     MemorySegment buf = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
+    int hops = 0;
     while (!stopping) {
       LogPos keyTail = engine.log.keyTail();
       LogPos dirtyTail = engine.log.dirtyTail();
@@ -127,11 +219,30 @@ final class Gc {
         if (dirtyTail.segId() == keyTail.segId()) {
           return;
         }
-        engine.log.writeKeyTail(new LogPos(kset.nextSegId(), 0));
+        int next = kset.nextSegId();
+        // A LAST kset names the next kset segment; freeing ours and moving on is safe only if that
+        // is a kset segment of this log other than ours, and the chain cannot loop (as replay).
+        if (++hops > engine.segments.count()) {
+          throw stopReclaiming("more than " + engine.segments.count() + " LAST ksets in a row from key_tail " + keyTail
+              + " (media " + engine.media.name() + " offset " + Layout.dataOffset(keyTail.segId(), keyTail.off())
+              + "): the chain loops");
+        }
+        if (next == keyTail.segId() || !engine.segments.valid(next) || !engine.log.ksetSegment(next)) {
+          throw stopReclaiming("the LAST kset at key_tail " + keyTail + " (media " + engine.media.name() + " offset "
+              + Layout.dataOffset(keyTail.segId(), keyTail.off()) + " length " + Layout.KSET_HEADER_SIZE
+              + ") names segment " + Integer.toUnsignedString(next) + ", which is not a kset segment of the log");
+        }
+        engine.log.writeKeyTail(new LogPos(next, 0));
         engine.log.forgetKsetSegment(keyTail.segId());
         engine.segments.freeKsetSegment(keyTail.segId());
       } else {
-        for (KeyRecord k : kset.keys()) {
+        hops = 0;
+        List<KeyRecord> keys = kset.keys();
+        // Keys whose reference a failed round already dropped are passed over (finding: a retry
+        // dropped them twice and freed a live segment).
+        int from = keyTail.equals(reclaimPos) ? reclaimDone : 0;
+        for (int i = from; i < keys.size(); i++) {
+          KeyRecord k = keys.get(i);
           // Drop exactly the references replay takes: none for impossible records, none for stale
           // ones (a kset replayed in GC's crash window: its references were dropped before the
           // crash, and the segment may hold something else now, even ksets). At run time every
@@ -146,9 +257,15 @@ final class Gc {
           if (engine.options.dataCrc()) {
             verify(k, seg);
           }
+          // Counted before the put: a put that throws (its generation persist failed) has dropped
+          // the reference all the same.
+          reclaimPos = keyTail;
+          reclaimDone = i + 1;
           engine.segments.put(seg);
         }
         engine.log.writeKeyTail(new LogPos(keyTail.segId(), keyTail.off() + kset.size()));
+        reclaimPos = null;
+        reclaimDone = 0;
       }
       engine.stats.gcKsets.increment();
     }

@@ -151,6 +151,8 @@ final class KeyLog {
     ksetSegments.remove(segId);
   }
 
+  boolean ksetSegment(int segId) { return ksetSegments.contains(segId); } // hook for Gc (wt-gcwb, issue #16)
+
   int ksetSegmentCount() {
     return ksetSegments.size();
   }

@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntConsumer;
 
 /**
@@ -15,13 +18,27 @@ import java.util.function.IntConsumer;
  * <p>Invalidation (a data segment's last reference dropped): the generation is bumped and
  * persisted <em>before</em> the segment returns to the free map, so no key written for the
  * segment's next life can be confused with one from this life, even after a crash.
+ *
+ * <p>A generation bump that cannot be persisted (pcache's choice; upstream's cache_seg_gen_increase
+ * has no failure path to follow, and {@code release()} here used to log and lose the segment):
+ * the segment is <em>held</em>, kept out of the free map, so it is never reused without its bump
+ * being durable; counted ({@code seg_gen_errors}, {@code segments_held}), logged at ERROR with its
+ * media offset, and latched in {@link #lastError}. GC persists the held generations again at each
+ * round ({@link #retryHeld}); one that succeeds frees its segment then, so none is lost until a
+ * restart.
  */
 final class Segments {
+
+  private static final System.Logger LOG = System.getLogger("io.pcache.core.engine");
 
   private final CacheMedia media;
   private final CacheSegment[] all;
   private final SegmentMap map;
   private final IntConsumer onInvalidate;
+  /** Segments whose generation bump is not yet durable: refs 0, out of the free map. */
+  private final Set<Integer> held = ConcurrentHashMap.newKeySet();
+  private volatile CacheStats stats;
+  private volatile String lastError;
 
   /**
    * @param onInvalidate told the id of each invalidated segment (stale-key cleanup, waiters)
@@ -110,7 +127,18 @@ final class Segments {
     return id < 0 ? null : all[id];
   }
 
-  /** Drops a reference; invalidates the segment when it was the last. */
+  /** Where the counters of held segments go (set once the engine runs). */
+  void stats(CacheStats stats) {
+    this.stats = stats;
+  }
+
+  /**
+   * Drops a reference; invalidates the segment when it was the last. The reference is dropped
+   * even when this throws: the caller must not drop it again.
+   *
+   * @throws IOException when the generation bump could not be persisted; the segment is then held
+   *     (see the class notes), not lost and not reused
+   */
   void put(CacheSegment s) throws IOException {
     if (s.put()) {
       invalidate(s);
@@ -118,9 +146,70 @@ final class Segments {
   }
 
   private void invalidate(CacheSegment s) throws IOException {
-    s.bumpGen();
+    try {
+      s.bumpGen();
+    } catch (IOException | RuntimeException e) {
+      hold(s, e);
+      throw new IOException(lastError, e);
+    }
     map.free(s.id);
     onInvalidate.accept(s.id);
+  }
+
+  private void hold(CacheSegment s, Throwable e) {
+    boolean added = held.add(s.id);
+    lastError = Instant.now() + ": cannot persist generation " + s.gen() + " of segment " + s.id + " (media "
+        + media.name() + " offset " + (Layout.segmentOffset(s.id) + Layout.SEG_CTRL_OFF) + " length "
+        + Layout.SEG_GEN_STRUCT_SIZE + "): " + e.getMessage() + "; the segment is held out of use ("
+        + held.size() + " held) until its generation is persisted";
+    CacheStats st = stats;
+    if (st != null) {
+      st.segGenErrors.increment();
+      if (added) {
+        st.segmentsHeld.increment();
+      }
+    }
+    if (added) { // a retry that fails again is counted, not logged again (GC retries at each round)
+      LOG.log(System.Logger.Level.ERROR, "cache " + media.name() + ": " + lastError);
+    }
+  }
+
+  /**
+   * Persists the generation of every held segment again; each that succeeds is freed (as an
+   * invalidation). Called by GC at each round.
+   */
+  void retryHeld() {
+    for (Integer id : held) {
+      CacheSegment s = all[id];
+      try {
+        s.persistGen();
+      } catch (IOException | RuntimeException e) {
+        hold(s, e);
+        continue;
+      }
+      held.remove(id);
+      LOG.log(System.Logger.Level.INFO, "cache " + media.name() + ": generation " + s.gen() + " of segment " + id
+          + " persisted; the segment is free again");
+      map.free(id);
+      onInvalidate.accept(id);
+      CacheStats st = stats;
+      if (st != null) {
+        st.segmentsHeld.decrement();
+      }
+    }
+    if (held.isEmpty()) {
+      lastError = null;
+    }
+  }
+
+  /** Segments held because their generation bump is not durable. */
+  int heldCount() {
+    return held.size();
+  }
+
+  /** The last generation persist that failed, with its time, while a segment is held; else null. */
+  String lastError() {
+    return lastError;
   }
 
   /** Frees a kset segment that GC has passed (no generation bump: no key points into it). */

@@ -38,9 +38,36 @@ import java.util.concurrent.locks.ReentrantLock;
  * reordered, whatever the backing device does.
  *
  * <p>Extents that are all zero (discards, write-zeroes) become {@code writeZeroes} on the backing
- * device. Clean keys (read-miss fills) are skipped. With data CRCs, a dirty key whose data fails
- * its CRC is not written (that would spread corruption); it is counted and logged with its
- * offset and length, and the backing device keeps its older data there.
+ * device. Clean keys (read-miss fills) are skipped.
+ *
+ * <h2>Records writeback does not trust (issue #16)</h2>
+ *
+ * <p>Each record between dirty_tail and key_head is checked as replay checks it ({@link
+ * Replay#plausible}, and a generation not ahead of its segment's):
+ *
+ * <ul>
+ *   <li>A <em>stale</em> record (its generation behind its segment's: the segment was reclaimed
+ *       and may hold anything now) is not written, as replay drops it.
+ *   <li>An <em>impossible</em> record (a segment id beyond the cache, an extent past the backing
+ *       device pcache serves or the data area, a generation ahead of its segment's, unknown flags)
+ *       or a LAST kset that names no kset segment of the log, or more LAST ksets in a row than the
+ *       cache has segments (a loop, as replay limits it): writeback <em>stops</em> before that
+ *       kset, latched: logged once at ERROR with the kset's position and media offset, in {@link
+ *       #lastError()} (so in {@code pcache status} and a drain), dirty_tail stays, and the dirty
+ *       data stays in the cache. It looks again at each retry (back-off up to 5 s).
+ *   <li>With data CRCs, a dirty extent whose data fails its CRC is never written (that would
+ *       spread corruption) and never skipped (dirty_tail past it would let GC reclaim it, after
+ *       which reads return the older data of the backing device instead of EIO): writeback stops
+ *       before its kset the same way, naming the backing offset and length and the cache segment
+ *       and offset. <b>To go on</b>, the operator rewrites that range (the data is lost; restore it
+ *       from elsewhere, or write zeroes or discard it): once later dirty keys of the log cover the
+ *       whole extent, the batch that passes the bad extent is extended up to the kset that
+ *       completes the cover, so the backing device gets the newer data in the same batch, before
+ *       the one flush that lets dirty_tail move; the bad extent is not written and nothing older
+ *       shows through. This is pcache's choice: upstream's writeback would write it (it checks
+ *       CRCs only in GC and replay). There is no override that skips an extent without a newer
+ *       write.
+ * </ul>
  *
  * <h2>A backing device that shrinks</h2>
  *
@@ -110,6 +137,9 @@ public final class Writeback {
   private volatile boolean stopping;
   private volatile long rateBytesPerSecond;
   private volatile String lastError;
+  private volatile java.time.Instant lastErrorAt;
+  /** The stop last logged at ERROR ({@link #stopAt}); worker only. */
+  private String stopLogged;
   /** Ksets passed since the engine opened (see {@link KeyLog#appendedKsets}); written by the worker only. */
   private volatile long passedKsets;
   /** Dirty key bytes passed since the engine opened (before coalescing); written by the worker only. */
@@ -256,9 +286,34 @@ public final class Writeback {
     return passedDirtyBytes;
   }
 
-  /** The last error writeback met, or null. */
+  /** The last error writeback met, or null (after a batch that succeeded). */
   public String lastError() {
     return lastError;
+  }
+
+  /** When {@link #lastError()} was last set, or null. */
+  public java.time.Instant lastErrorAt() {
+    return lastError == null ? null : lastErrorAt;
+  }
+
+  private void error(String text) {
+    lastErrorAt = java.time.Instant.now();
+    lastError = text;
+  }
+
+  /**
+   * Writeback stops before the kset it cannot pass: {@code text} goes to {@link #lastError()}, and
+   * to the log at ERROR once (not at every retry). {@code crc} counts a data CRC error once.
+   */
+  private void stopAt(String text, boolean crc) {
+    if (!text.equals(stopLogged)) {
+      LOG.log(System.Logger.Level.ERROR, "writeback of " + engine.name() + ": " + text);
+      stopLogged = text;
+      if (crc) {
+        engine.stats.crcErrors.increment();
+      }
+    }
+    error(text);
   }
 
   /**
@@ -362,16 +417,27 @@ public final class Writeback {
           if (runBatch(io)) {
             backoff = 100;
             lastError = null;
+            stopLogged = null;
             engine.gc.kick();
           } else {
             backOff(backoff);
             backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
           }
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
+          // Every Throwable: an Error from the media (InternalError of a SIGBUS on a full file
+          // system) must not end the worker; the batch is retried after the back-off.
           engine.stats.writebackErrors.increment();
-          lastError = e.getMessage();
-          LOG.log(System.Logger.Level.WARNING, "writeback of " + engine.name() + " failed, retrying in " + backoff + " ms: "
-              + e.getMessage());
+          error(e instanceof Error || e.getMessage() == null ? e.toString() : e.getMessage());
+          String text = "writeback of " + engine.name() + " failed, retrying in " + backoff + " ms: " + lastError;
+          Throwable err = e;
+          while (err != null && !(err instanceof Error)) {
+            err = err.getCause();
+          }
+          if (err != null) { // an Error, thrown here or by a write (wrapped): at ERROR, with its trace
+            LOG.log(System.Logger.Level.ERROR, text, e);
+          } else {
+            LOG.log(System.Logger.Level.WARNING, text);
+          }
           backOff(backoff);
           backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
         }
@@ -398,27 +464,88 @@ public final class Writeback {
     List<CacheKey> ksetKeys = new ArrayList<>();
     List<KeyRecord> ksetBad = new ArrayList<>();
     boolean stopsAtEnd = false;
-    while (!pos.equals(head) && logged < batchKeys) {
+    // A dirty extent that failed its CRC but that later keys cover: the batch must include every
+    // kset up to the one completing the cover (mustKsets), or end before the bad extent's kset
+    // (the batch as it was then: safe).
+    int mustKsets = 0;
+    Safe safe = null;
+    int hops = 0;
+    MemorySegment scan = null;
+    while (!pos.equals(head) && (logged < batchKeys || ksets < mustKsets)) {
       Kset kset = readKset(pos, head, buf);
+      String stop = null;
+      boolean crcStop = false;
       if (kset.last()) {
-        pos = new LogPos(kset.nextSegId(), 0);
-        continue;
+        stop = badLast(pos, kset, ++hops);
+        if (stop == null) {
+          pos = new LogPos(kset.nextSegId(), 0);
+          continue;
+        }
       }
       ksetKeys.clear();
       ksetBad.clear();
       long ksetDirty = 0;
       boolean pastEnd = false;
-      for (KeyRecord k : kset.keys()) {
+      LogPos next = stop == null ? new LogPos(pos.segId(), pos.off() + kset.size()) : null;
+      List<KeyRecord> records = stop == null ? kset.keys() : List.of();
+      if (stop == null) {
+        hops = 0;
+      }
+      for (int i = 0; i < records.size() && stop == null; i++) {
+        KeyRecord k = records.get(i);
+        String why = impossible(k);
+        if (why != null) {
+          stop = "key " + i + " of the kset at " + where(pos) + " cannot be right (" + why + "): " + k
+              + "; writeback stopped at dirty_tail " + engine.log.dirtyTail() + " and keeps the dirty data in the cache"
+              + " (run 'pcache check')";
+          break;
+        }
         if (k.clean()) {
           continue;
         }
+        if (k.segGen() < engine.segments.get(k.segId()).gen()) {
+          continue; // stale: its segment was reclaimed; replay drops it too (and does not count it dirty)
+        }
         ksetDirty += k.len();
         if (engine.options.dataCrc() && !crcOk(k)) {
+          if (scan == null) {
+            scan = Arena.ofAuto().allocate(Layout.KSET_SIZE_MAX, 8);
+          }
+          int cover = coveredAfter(k, next, head, scan);
+          if (cover < 0) {
+            stop = crcStop(k, pos);
+            crcStop = true;
+            break;
+          }
           ksetBad.add(k);
+          mustKsets = Math.max(mustKsets, ksets + 1 + cover);
           continue;
         }
         pastEnd |= k.off() + k.len() > limit;
         ksetKeys.add(new CacheKey(k.off(), k.len(), 0, k.segId(), k.segOff(), k.segGen(), k.dataCrc()));
+      }
+      if ((stop != null || pastEnd) && safe != null) {
+        // The newer data that covers a bad extent lies beyond what writeback can pass now: end the
+        // batch before the bad extent's kset instead, which stops there.
+        batch.subList(safe.batch, batch.size()).clear();
+        badKeys.subList(safe.bad, badKeys.size()).clear();
+        pos = safe.pos;
+        ksets = safe.ksets;
+        dirtyPassed = safe.dirty;
+        logged = safe.logged;
+        if (stop != null) {
+          stop = crcStop(safe.key, pos) + " (later writes cover it, but writeback cannot reach them: " + stop + ")";
+          crcStop = true;
+        }
+        safe = null;
+        mustKsets = 0;
+      }
+      if (stop != null) {
+        if (ksets == 0) {
+          stopAt(stop, crcStop);
+          return false;
+        }
+        break; // the next batch starts at this kset and stops there
       }
       if (pastEnd) {
         // Writeback stops before this kset: dirty_tail must not pass data that did not reach the device.
@@ -429,12 +556,18 @@ public final class Writeback {
         stopsAtEnd = true; // the next batch stops here and says so
         break;
       }
+      if (!ksetBad.isEmpty() && safe == null) {
+        safe = new Safe(pos, batch.size(), badKeys.size(), ksets, dirtyPassed, logged, ksetBad.get(0));
+      }
       batch.addAll(ksetKeys);
       badKeys.addAll(ksetBad);
       dirtyPassed += ksetDirty;
       logged += Math.max(1, kset.keys().size());
-      pos = new LogPos(pos.segId(), pos.off() + kset.size());
+      pos = next;
       ksets++;
+      if (ksets >= mustKsets) {
+        safe = null;
+      }
     }
     if (!stopsAtEnd) {
       noteSize(limit, null);
@@ -479,8 +612,10 @@ public final class Writeback {
           }
         }
       }
-    } catch (IOException | RuntimeException e) {
-      failure = e instanceof IOException io1 ? io1 : new IOException(e);
+    } catch (Throwable e) {
+      // Every Throwable, Errors too: the helpers must be waited for before the next batch, or a
+      // stale write of this one could land after a newer write of the next.
+      failure = e instanceof IOException io1 ? io1 : new IOException(e.toString(), e);
       cursor.set(keys.size()); // the helpers stop taking extents
     }
     long bytes = 0;
@@ -492,7 +627,7 @@ public final class Writeback {
         f.get();
       } catch (java.util.concurrent.ExecutionException e) {
         if (failure == null) {
-          failure = e.getCause() instanceof IOException io2 ? io2 : new IOException(e.getCause());
+          failure = e.getCause() instanceof IOException io2 ? io2 : new IOException(String.valueOf(e.getCause()), e.getCause());
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -512,15 +647,15 @@ public final class Writeback {
     if (after < end) {
       // Shrunk while the batch was written: some of it may be gone. Not counted; the next batch
       // finds the new end and stops there (or writes it all again once the size is back).
-      lastError = engine.backing.name() + " shrank to " + after + " bytes while writeback wrote up to " + end
-          + "; that batch is written again";
+      error(engine.backing.name() + " shrank to " + after + " bytes while writeback wrote up to " + end
+          + "; that batch is written again");
       return false;
     }
     for (KeyRecord k : badKeys) {
       engine.stats.crcErrors.increment();
-      LOG.log(System.Logger.Level.ERROR, "cache " + engine.media.name() + ": dirty extent at backing offset " + k.off()
-          + " length " + k.len() + " failed its data CRC; not written back, " + engine.backing.name()
-          + " keeps its older data there (data lost)");
+      LOG.log(System.Logger.Level.WARNING, "cache " + engine.media.name() + ": dirty extent at backing offset " + k.off()
+          + " length " + k.len() + " (cache segment " + k.segId() + " offset " + k.segOff() + ") failed its data CRC;"
+          + " later writes cover all of it and were written back in its place");
     }
     engine.log.writeDirtyTail(pos);
     passedDirtyBytes += dirtyPassed;
@@ -531,6 +666,97 @@ public final class Writeback {
     engine.stats.writebackExtents.add(keys.size());
     engine.stats.writebackBytes.add(bytes);
     return true;
+  }
+
+  /** The batch as it was before the kset of a bad extent {@code key} that later keys cover. */
+  private record Safe(LogPos pos, int batch, int bad, int ksets, long dirty, int logged, KeyRecord key) {}
+
+  /** Why a record cannot be right (as replay's checks), or null. */
+  private String impossible(KeyRecord k) {
+    if (!Replay.plausible(engine, k)) {
+      return "segment id, offsets, length or flags out of range for a cache of " + engine.segments.count()
+          + " segments over " + engine.size() + " bytes";
+    }
+    long gen = engine.segments.get(k.segId()).gen();
+    if (k.segGen() > gen) {
+      return "generation " + k.segGen() + " ahead of segment " + k.segId() + "'s " + gen;
+    }
+    return null;
+  }
+
+  /** Why writeback cannot follow the LAST kset at {@code pos} (its {@code hops}-th in a row), or null. */
+  private String badLast(LogPos pos, Kset kset, int hops) {
+    int next = kset.nextSegId();
+    if (hops > engine.segments.count()) {
+      return "more than " + engine.segments.count() + " LAST ksets in a row, the last at " + where(pos)
+          + ": the chain loops; writeback stopped at dirty_tail " + engine.log.dirtyTail() + " (run 'pcache check')";
+    }
+    if (next == pos.segId() || !engine.segments.valid(next) || !engine.log.ksetSegment(next)) {
+      return "the LAST kset at " + where(pos) + " names segment " + Integer.toUnsignedString(next) + ", which is not a"
+          + " kset segment of the log; writeback stopped at dirty_tail " + engine.log.dirtyTail() + " (run 'pcache check')";
+    }
+    return null;
+  }
+
+  private static String where(LogPos pos) {
+    return pos + " (media offset " + Layout.dataOffset(pos.segId(), pos.off()) + ")";
+  }
+
+  private String crcStop(KeyRecord k, LogPos pos) {
+    return "dirty extent at backing offset " + k.off() + " length " + k.len() + " (cache segment " + k.segId()
+        + " offset " + k.segOff() + ", kset at " + where(pos) + ") failed its data CRC; writeback stopped at dirty_tail "
+        + engine.log.dirtyTail() + " and does not write it or pass it (reads of it return EIO). Rewrite [" + k.off()
+        + ", " + (k.off() + k.len()) + ") (the data is lost; write it again, write zeroes or discard it) and writeback"
+        + " goes on with the newer data";
+  }
+
+  /**
+   * How many ksets from {@code from} (up to key_head {@code head}) the log needs until later dirty
+   * keys cover all of {@code bad}'s extent, or -1 when they do not (yet). Stale and impossible
+   * records do not count; a LAST chain that cannot be followed ends the search.
+   */
+  private int coveredAfter(KeyRecord bad, LogPos from, LogPos head, MemorySegment buf) throws IOException {
+    long start = bad.off();
+    long end = bad.off() + bad.len();
+    TreeMap<Long, Long> covered = new TreeMap<>();
+    LogPos pos = from;
+    int ksets = 0;
+    int hops = 0;
+    while (!pos.equals(head)) {
+      Kset kset = readKset(pos, head, buf);
+      if (kset.last()) {
+        if (badLast(pos, kset, ++hops) != null) {
+          return -1;
+        }
+        pos = new LogPos(kset.nextSegId(), 0);
+        continue;
+      }
+      hops = 0;
+      ksets++;
+      for (KeyRecord k : kset.keys()) {
+        long ks = Math.max(start, k.off());
+        long ke = Math.min(end, k.off() + k.len());
+        if (k.clean() || ks >= ke || impossible(k) != null || k.segGen() < engine.segments.get(k.segId()).gen()) {
+          continue;
+        }
+        Map.Entry<Long, Long> e = covered.floorEntry(ks);
+        if (e != null && e.getValue() >= ks) {
+          ks = e.getKey();
+          ke = Math.max(ke, e.getValue());
+        }
+        for (Map.Entry<Long, Long> c = covered.ceilingEntry(ks); c != null && c.getKey() <= ke; c = covered.ceilingEntry(ks)) {
+          ke = Math.max(ke, c.getValue());
+          covered.remove(c.getKey());
+        }
+        covered.put(ks, ke);
+      }
+      Map.Entry<Long, Long> first = covered.firstEntry();
+      if (first != null && first.getKey() == start && first.getValue() == end) {
+        return ksets;
+      }
+      pos = new LogPos(pos.segId(), pos.off() + kset.size());
+    }
+    return -1;
   }
 
   /** The kset at {@code pos}, a position before key_head {@code head}, read into {@code buf}. */
@@ -593,12 +819,18 @@ public final class Writeback {
       pastEnd = new PastEnd(from, limit);
     }
     LogPos pos = pastEnd.to;
+    int hops = 0;
     while (!pos.equals(head)) {
       Kset kset = readKset(pos, head, buf);
       if (kset.last()) {
+        String bad = badLast(pos, kset, ++hops);
+        if (bad != null) {
+          throw new IOException(bad);
+        }
         pos = new LogPos(kset.nextSegId(), 0);
         continue;
       }
+      hops = 0;
       for (KeyRecord k : kset.keys()) {
         if (!k.clean() && k.off() + k.len() > limit) {
           pastEnd.add(Math.max(k.off(), limit), k.off() + k.len());
@@ -632,7 +864,7 @@ public final class Writeback {
     }
     shrink = text;
     if (stall != null) {
-      lastError = text;
+      error(text);
     } else {
       pastEnd = null;
     }

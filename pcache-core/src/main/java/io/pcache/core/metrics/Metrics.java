@@ -88,6 +88,8 @@ public final class Metrics implements AutoCloseable {
       Map.entry("gc_ksets", "Ksets reclaimed by GC"),
       Map.entry("gc_segments_freed", "Segments freed by GC"),
       Map.entry("gc_errors", "GC rounds that failed"),
+      Map.entry("seg_gen_errors", "Segment generation bumps that could not be persisted"),
+      Map.entry("segments_held", "Segments held out of use because their generation bump is not durable"),
       Map.entry("crc_errors", "Data CRC mismatches found"),
       Map.entry("stale_hits", "Index hits on a reclaimed segment, re-read"),
       Map.entry("segments_total", "Segments of the cache media"),
