@@ -18,6 +18,8 @@ PCACHE=$DIST/bin/pcache
 [[ -x $PCACHE ]] || { echo "no $PCACHE" >&2; exit 2; }
 command -v qemu-io >/dev/null && command -v nbdinfo >/dev/null || { echo "needs qemu-io and nbdinfo" >&2; exit 2; }
 WORK=${2:-$(mktemp -d "${TMPDIR:-/tmp}/pcache-damaged.XXXXXX")}
+# pcache reads PCACHE_* variables as configuration keys: start it as a user would, without them.
+for v in $(compgen -e | grep '^PCACHE_' || true); do unset "$v"; done
 mkdir -p "$WORK"
 PASSED=0
 FAILED=0
