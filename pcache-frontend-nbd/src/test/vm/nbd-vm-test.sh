@@ -271,13 +271,22 @@ kill -9 "$PID"
 wait "$PID" 2>/dev/null
 s=$(date +%s)
 note "kill -9 of pcache (pid $OLD) with $MNT mounted and a writer running"
+# The writer's current 'head' too, not only its subshell: left running, it keeps a file open on
+# the mount and umount says "target is busy" (seen once under a loaded host).
+pkill -P "$WRITER" 2>/dev/null
 kill "$WRITER" 2>/dev/null
 wait "$WRITER" 2>/dev/null
 werr=$(head -1 "$OUT/unsynced-writer.log")
 note "the writer of unsynced files: ${werr:-stopped by kill, no error seen}"
 # The dead device: umount (the journal cannot be written: I/O errors expected), then disconnect.
-timeout 120 umount "$MNT" > "$OUT/umount-dead.log" 2>&1
-rc=$?
+for try in 1 2 3; do
+  timeout 120 umount "$MNT" > "$OUT/umount-dead.log" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] && break
+  note "umount try $try: $(cat "$OUT/umount-dead.log"); still open there: $(fuser -vm "$MNT" 2>&1 | tr -s ' \n' ' ')"
+  pkill -f 'head -c 256K /dev/urandom' 2>/dev/null
+  sleep 2
+done
 if [ $rc -eq 0 ]; then
   pass "umount of the file system on the dead $NBD in $(elapsed "$s") (kernel: $(dmesg | grep -c -E 'nbd0|I/O error') lines mention nbd0 or I/O errors)"
 else
