@@ -9,6 +9,7 @@ import io.pcache.api.BlockIOException;
 import io.pcache.core.format.KeyRecord;
 import io.pcache.core.format.Kset;
 import io.pcache.core.format.Layout;
+import io.pcache.core.logging.LogCapture;
 import io.pcache.testkit.MemoryMedia;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -17,13 +18,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -60,31 +59,12 @@ class WritebackFaultTest {
   };
   private final MemoryMedia media = MemoryMedia.allocate("mem:cache", 512L << 20);
   private CacheEngine engine;
-  private final List<LogRecord> logged = new ArrayList<>();
-  private final Logger logger = Logger.getLogger("io.pcache.core.engine");
-  private final Handler handler = new Handler() {
-    @Override
-    public void publish(LogRecord record) {
-      synchronized (logged) {
-        logged.add(record);
-      }
-    }
-
-    @Override
-    public void flush() {}
-
-    @Override
-    public void close() {}
-  };
-
-  @BeforeEach
-  void captureLog() {
-    logger.addHandler(handler);
-  }
+  @RegisterExtension
+  final LogCapture log = new LogCapture("io.pcache.core.engine");
+  private final List<LogRecord> logged = log.records;
 
   @AfterEach
   void close() throws Exception {
-    logger.removeHandler(handler);
     if (engine != null) {
       engine.close();
     }

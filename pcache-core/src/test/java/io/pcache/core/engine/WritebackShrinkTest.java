@@ -5,21 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.pcache.core.logging.LogCapture;
 import io.pcache.testkit.MemoryBacking;
 import io.pcache.testkit.MemoryMedia;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A backing device that shrinks under a running engine: writeback stops before the first dirty
@@ -42,36 +39,10 @@ class WritebackShrinkTest {
   private static final long SPAN = (long) BLOCKS * BLOCK;
 
   private final MemoryBacking backing = MemoryBacking.allocate("mem:backing", BACKING);
-  private final List<LogRecord> logged = new ArrayList<>();
-  private final Logger logger = Logger.getLogger("io.pcache.core.engine");
-  private final Handler handler = new Handler() {
-    @Override
-    public void publish(LogRecord record) {
-      synchronized (logged) {
-        logged.add(record);
-      }
-    }
+  @RegisterExtension
+  final LogCapture log = new LogCapture("io.pcache.core.engine");
+  private final List<LogRecord> logged = log.records;
 
-    @Override
-    public void flush() {}
-
-    @Override
-    public void close() {}
-  };
-  private Level savedLevel;
-
-  @BeforeEach
-  void captureLog() {
-    savedLevel = logger.getLevel();
-    logger.setLevel(Level.INFO);
-    logger.addHandler(handler);
-  }
-
-  @AfterEach
-  void releaseLog() {
-    logger.removeHandler(handler);
-    logger.setLevel(savedLevel);
-  }
 
   private List<String> logLines(Level level) {
     synchronized (logged) {

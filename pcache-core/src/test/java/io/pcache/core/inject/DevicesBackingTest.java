@@ -11,6 +11,7 @@ import io.pcache.api.backing.BackingProvider;
 import io.pcache.core.config.ConfigSchema;
 import io.pcache.core.config.CoreKeys;
 import io.pcache.core.config.LayeredConfig;
+import io.pcache.core.logging.LogCapture;
 import io.pcache.core.plugin.PluginRegistry;
 import io.pcache.core.plugin.ProviderEntry;
 import io.pcache.core.plugin.ProviderKind;
@@ -24,13 +25,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
-import java.util.logging.Logger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -74,36 +72,10 @@ class DevicesBackingTest {
 
   @TempDir Path home;
   private final FileProvider provider = new FileProvider();
-  private final List<LogRecord> logged = new ArrayList<>();
-  private final Logger logger = Logger.getLogger("io.pcache");
-  private final Handler handler = new Handler() {
-    @Override
-    public void publish(LogRecord record) {
-      synchronized (logged) {
-        logged.add(record);
-      }
-    }
+  @RegisterExtension
+  final LogCapture log = new LogCapture("io.pcache");
+  private final List<LogRecord> logged = log.records;
 
-    @Override
-    public void flush() {}
-
-    @Override
-    public void close() {}
-  };
-  private Level savedLevel;
-
-  @BeforeEach
-  void captureLog() {
-    savedLevel = logger.getLevel();
-    logger.setLevel(Level.INFO);
-    logger.addHandler(handler);
-  }
-
-  @AfterEach
-  void releaseLog() {
-    logger.removeHandler(handler);
-    logger.setLevel(savedLevel);
-  }
 
   private Devices devices(Map<String, String> flags) {
     LayeredConfig config = LayeredConfig.load(new ConfigSchema().add("pcache-core", CoreKeys.all()), home,
