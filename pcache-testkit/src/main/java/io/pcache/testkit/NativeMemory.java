@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class NativeMemory {
 
-  private static final long GC_EVERY = 4L << 30;
+  private static final long GC_EVERY = 1L << 30;
   private static final AtomicLong SINCE_GC = new AtomicLong();
 
   private NativeMemory() {}
